@@ -1,0 +1,70 @@
+"""The spec's ``system_config`` (tunable parameters) and ``config_audit_log`` (every change to them)."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from config_admin.choices import ParameterType
+from kgsite.fields import Now, SerialField, UTCDateTimeField
+from django.utils import timezone
+
+
+class SystemConfig(models.Model):
+    config_id = SerialField(primary_key=True)
+    parameter_name = models.CharField(max_length=100)
+    parameter_value = models.TextField()
+    parameter_type = models.CharField(max_length=20, choices=ParameterType.choices)
+    description = models.TextField()
+    default_value = models.TextField()
+    min_value = models.TextField(null=True, blank=True)
+    max_value = models.TextField(null=True, blank=True)
+    requires_restart = models.BooleanField(default=False, db_default=False, null=True)
+    category = models.CharField(max_length=50)
+    created_at = UTCDateTimeField(default=timezone.now, db_default=Now(), null=True, editable=False)
+    updated_at = UTCDateTimeField(auto_now=True, db_default=Now(), null=True, editable=False)
+    updated_by = models.TextField(default="system", db_default="system", null=True, blank=True)
+
+    class Meta:
+        db_table = "system_config"
+        verbose_name = "configuration parameter"
+        ordering = ["category", "parameter_name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["parameter_name"], name="system_config_parameter_name_key",
+                violation_error_message="A parameter with this name already exists.",
+            ),
+            models.CheckConstraint(
+                condition=Q(parameter_type__in=ParameterType.values), name="system_config_parameter_type_check",
+                violation_error_message="Parameter type must be one of: " + ", ".join(ParameterType.values) + ".",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["parameter_name"], name="idx_system_config_name"),
+            models.Index(fields=["category"], name="idx_system_config_category"),
+        ]
+
+    def __str__(self):
+        return self.parameter_name
+
+
+class ConfigAuditLog(models.Model):
+    log_id = SerialField(primary_key=True)
+    parameter_name = models.TextField()
+    old_value = models.TextField(null=True, blank=True)
+    new_value = models.TextField()
+    updated_by = models.TextField()
+    updated_at = UTCDateTimeField(default=timezone.now, db_default=Now(), null=True)
+    requires_restart = models.BooleanField(default=False, db_default=False, null=True)
+
+    class Meta:
+        db_table = "config_audit_log"
+        verbose_name = "configuration change"
+        ordering = ["-updated_at", "-log_id"]
+        indexes = [
+            models.Index(fields=["parameter_name"], name="idx_config_audit_log_parameter"),
+            models.Index(fields=["-updated_at"], name="idx_config_audit_log_timestamp"),
+        ]
+
+    def __str__(self):
+        return f"{self.parameter_name}: {self.old_value} → {self.new_value}"

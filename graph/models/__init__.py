@@ -1,0 +1,16 @@
+from graph.models.attributes import NodeAttribute
+from graph.models.inference import InferenceQueueItem
+from graph.models.nodes import Node
+from graph.models.references import Reference
+from graph.models.relationships import Relationship
+from graph.models.resources import ExternalResource, NodeResourceLink
+from graph.models.views import (
+    EmbeddingSimilarityCache, GraphConnectivityStats, NodeConfidenceCache, PopularEntityRanking,
+    RelationshipStrengthMatrix,
+)
+
+__all__ = [
+    "EmbeddingSimilarityCache", "ExternalResource", "GraphConnectivityStats", "InferenceQueueItem", "Node",
+    "NodeAttribute", "NodeConfidenceCache", "NodeResourceLink", "PopularEntityRanking", "Reference",
+    "Relationship", "RelationshipStrengthMatrix",
+]

@@ -1,0 +1,66 @@
+"""Building blocks shared by the graph tables: the spec's recurring columns and range checks."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from kgsite.fields import Now, UTCDateTimeField
+
+ZERO = Decimal("0.0")
+ONE = Decimal("1.0")
+
+
+def unit_interval_check(field: str, name: str, *, allow_null: bool = False) -> models.CheckConstraint:
+    """``CHECK (field >= 0.0 AND field <= 1.0)`` under the spec's constraint name."""
+    condition = Q(**{f"{field}__gte": ZERO, f"{field}__lte": ONE})
+    if allow_null:
+        condition = Q(**{f"{field}__isnull": True}) | condition
+    label = field.replace("_", " ")
+    return models.CheckConstraint(
+        condition=condition, name=name,
+        violation_error_message=f"{label.capitalize()} must be between 0 and 1.",
+    )
+
+
+def unit_decimal(default: str | None, digits: int = 5, places: int = 4, **kwargs) -> models.DecimalField:
+    """A DECIMAL(digits, places) score with the spec's default both in Python and in the database."""
+    if default is not None:
+        kwargs.update(default=Decimal(default), db_default=Decimal(default))
+    return models.DecimalField(max_digits=digits, decimal_places=places, null=True, blank=True, **kwargs)
+
+
+def created_at_field() -> UTCDateTimeField:
+    return UTCDateTimeField(default=timezone.now, db_default=Now(), null=True, editable=False)
+
+
+def updated_at_field() -> UTCDateTimeField:
+    return UTCDateTimeField(auto_now=True, db_default=Now(), null=True, editable=False)
+
+
+def timestamp_now_field(**kwargs) -> UTCDateTimeField:
+    return UTCDateTimeField(default=timezone.now, db_default=Now(), null=True, blank=True, **kwargs)
+
+
+def metadata_field() -> models.JSONField:
+    return models.JSONField(default=dict, db_default=models.Value({}, models.JSONField()), null=True, blank=True)
+
+
+def created_by_field() -> models.ForeignKey:
+    # The spec's "created_by INTEGER REFERENCES users(id)" (ON DELETE NO ACTION): deactivate users, don't delete.
+    return models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, editable=False,
+        db_column="created_by", db_constraint=False, db_index=False, related_name="+",
+    )
+
+
+def node_fk(*, related_name: str, null: bool = False, column: str = "node_id", **kwargs) -> models.ForeignKey:
+    """A foreign key to nodes. The constraint itself (ON DELETE CASCADE, spec name) is made by SQL migration."""
+    return models.ForeignKey(
+        "graph.Node", on_delete=models.CASCADE, null=null, blank=null, db_column=column,
+        db_constraint=False, db_index=False, related_name=related_name, **kwargs,
+    )

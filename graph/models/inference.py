@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from graph.choices import QueueStatus
+from graph.models.common import node_fk, timestamp_now_field
+from kgsite.fields import SerialField, UTCDateTimeField
+
+
+class InferenceQueueItem(models.Model):
+    """A node waiting for relationship inference (the spec's ``relationship_inference_queue``)."""
+
+    queue_id = SerialField(primary_key=True)
+    node = node_fk(related_name="inference_queue_items")
+    priority = models.IntegerField(default=5, db_default=5, null=True, blank=True)
+    batch_id = models.TextField(null=True, blank=True)
+    status = models.CharField(
+        max_length=20, choices=QueueStatus.choices, default=QueueStatus.PENDING, db_default=QueueStatus.PENDING,
+        null=True, blank=True,
+    )
+    retry_count = models.IntegerField(default=0, db_default=0, null=True, blank=True)
+    max_retries = models.IntegerField(default=3, db_default=3, null=True, blank=True)
+    error_message = models.TextField(null=True, blank=True)
+    queued_at = timestamp_now_field()
+    started_at = UTCDateTimeField(null=True, blank=True)
+    completed_at = UTCDateTimeField(null=True, blank=True)
+    processing_node = models.TextField(null=True, blank=True)
+    estimated_completion = UTCDateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "relationship_inference_queue"
+        verbose_name = "inference queue item"
+        ordering = ["-priority", "queued_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(priority__gte=1, priority__lte=10), name="valid_priority",
+                violation_error_message="Priority must be between 1 and 10.",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=QueueStatus.values), name="valid_status",
+                violation_error_message="Status must be one of: " + ", ".join(QueueStatus.values) + ".",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status"], name="idx_inference_queue_status"),
+            models.Index(fields=["-priority", "queued_at"], name="idx_inference_queue_priority"),
+            models.Index(fields=["node"], name="idx_inference_queue_node"),
+            models.Index(fields=["batch_id"], name="idx_inference_queue_batch"),
+            models.Index(
+                fields=["status", "-priority"], name="idx_inference_queue_processing",
+                condition=Q(status="pending"),
+            ),
+            models.Index(fields=["retry_count", "max_retries"], name="idx_inference_queue_retry"),
+        ]
+
+    def __str__(self):
+        return f"node {self.node_id} ({self.status})"

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from django.contrib.postgres.indexes import GistIndex
+from django.db import models
+from django_ltree.fields import PathField
+from pgvector.django import IvfflatIndex
+
+from graph.models.common import (
+    created_at_field, created_by_field, metadata_field, timestamp_now_field, unit_decimal, unit_interval_check,
+    updated_at_field,
+)
+from kgsite.fields import SerialField, Vector768Field
+
+
+class Node(models.Model):
+    """An entity of the graph, placed in the ltree hierarchy by ``path`` and in embedding space by ``embedding``."""
+
+    node_id = SerialField(primary_key=True)
+    name = models.CharField(max_length=255)
+    node_type = models.CharField(max_length=50)
+    path = PathField(null=True, blank=True, help_text="ltree path, labels separated by dots: science.physics.optics")
+    parent_node = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, db_column="parent_node_id",
+        db_constraint=False, db_index=False, related_name="children",
+    )
+    embedding = Vector768Field(null=True, blank=True)
+    metadata = metadata_field()
+    confidence_score = unit_decimal("0.5")
+    confidence_last_updated = timestamp_now_field()
+    created_at = created_at_field()
+    updated_at = updated_at_field()
+    created_by = created_by_field()
+    source = models.CharField(max_length=50, default="manual", db_default="manual", null=True, blank=True)
+
+    class Meta:
+        db_table = "nodes"
+        ordering = ["-node_id"]
+        constraints = [unit_interval_check("confidence_score", "valid_confidence_score")]
+        indexes = [
+            models.Index(fields=["node_type"], name="idx_nodes_type"),
+            GistIndex(fields=["path"], name="idx_nodes_path"),
+            models.Index(fields=["parent_node"], name="idx_nodes_parent"),
+            models.Index(fields=["-confidence_score"], name="idx_nodes_confidence"),
+            models.Index(fields=["confidence_last_updated"], name="idx_nodes_confidence_updated"),
+            models.Index(fields=["-created_at"], name="idx_nodes_created"),
+            models.Index(fields=["source"], name="idx_nodes_source"),
+            # lists = 100 as in the spec; vector-index optimisation rebuilds it with lists from the row count.
+            IvfflatIndex(fields=["embedding"], name="idx_nodes_embedding", lists=100, opclasses=["vector_cosine_ops"]),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.node_type})"

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import F, Q
+
+import kgsite.lookups  # noqa: F401  (registers __ne)
+from graph.models.common import (
+    created_by_field, metadata_field, node_fk, timestamp_now_field, unit_decimal, unit_interval_check,
+    created_at_field, updated_at_field,
+)
+from kgsite.fields import SerialField, UTCDateTimeField
+
+
+class Relationship(models.Model):
+    """A typed, directed (or bidirectional) edge; ``auto_managed`` edges are made and removed by inference."""
+
+    relationship_id = SerialField(primary_key=True)
+    source_node = node_fk(related_name="outgoing_relationships", column="source_node_id")
+    target_node = node_fk(related_name="incoming_relationships", column="target_node_id")
+    relationship_type = models.CharField(max_length=100)
+    strength = unit_decimal("1.0")
+    confidence_score = unit_decimal("0.5")
+    confidence_last_updated = timestamp_now_field()
+    bidirectional = models.BooleanField(default=False, db_default=False, null=True)
+    metadata = metadata_field()
+    created_at = created_at_field()
+    updated_at = updated_at_field()
+    created_by = created_by_field()
+    source = models.CharField(max_length=50, default="manual", db_default="manual", null=True, blank=True)
+    auto_managed = models.BooleanField(default=False, db_default=False, null=True)
+    shared_attributes_count = models.IntegerField(default=0, db_default=0, null=True, blank=True)
+    inference_confidence = unit_decimal(None)
+    last_inference_update = UTCDateTimeField(null=True, blank=True)
+    source_reliability = unit_decimal("1.0")
+
+    class Meta:
+        db_table = "relationships"
+        ordering = ["-relationship_id"]
+        constraints = [
+            unit_interval_check("strength", "valid_strength"),
+            unit_interval_check("confidence_score", "valid_confidence_score"),
+            unit_interval_check("inference_confidence", "valid_inference_confidence", allow_null=True),
+            unit_interval_check("source_reliability", "valid_source_reliability"),
+            models.CheckConstraint(
+                condition=Q(source_node__ne=F("target_node")), name="no_self_reference",
+                violation_error_message="A relationship cannot connect a node to itself.",
+            ),
+            models.UniqueConstraint(
+                fields=["source_node", "target_node", "relationship_type"], name="unique_relationship",
+                violation_error_message="A relationship of this type between these two nodes already exists.",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["source_node"], name="idx_relationships_source"),
+            models.Index(fields=["target_node"], name="idx_relationships_target"),
+            models.Index(fields=["relationship_type"], name="idx_relationships_type"),
+            models.Index(fields=["-confidence_score"], name="idx_relationships_confidence"),
+            models.Index(fields=["confidence_last_updated"], name="idx_relationships_confidence_updated"),
+            models.Index(fields=["-strength"], name="idx_relationships_strength"),
+            models.Index(fields=["bidirectional"], name="idx_relationships_bidirectional"),
+            models.Index(fields=["source"], name="idx_relationships_source_type"),
+            models.Index(fields=["auto_managed"], name="idx_relationships_auto_managed"),
+            models.Index(fields=["last_inference_update"], name="idx_relationships_inference_updated"),
+            models.Index(
+                fields=["source_node", "target_node", "relationship_type"], name="idx_relationships_composite"
+            ),
+        ]
+
+    def __str__(self):
+        arrow = "<->" if self.bidirectional else "->"
+        return f"{self.source_node_id} {arrow}[{self.relationship_type}] {self.target_node_id}"

@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+from django.core.validators import MaxLengthValidator, URLValidator
+from django.db import models
+from django.db.models import Q
+from pgvector.django import IvfflatIndex
+
+from graph.choices import CrawlStatus
+from graph.models.common import (
+    created_at_field, created_by_field, metadata_field, node_fk, unit_decimal, unit_interval_check,
+    updated_at_field,
+)
+from kgsite.fields import SerialField, UTCDateTimeField, Vector768Field
+
+# external_resources.url is UNIQUE TEXT: its btree index refuses keys longer than about 2.7 KB, so the forms cap
+# a URL well below that (browsers and servers commonly stop at 2 KB anyway).
+MAX_URL_LENGTH = 2048
+
+
+class ExternalResource(models.Model):
+    """A document, page or dataset outside the graph that nodes link to and references cite."""
+
+    resource_id = SerialField(primary_key=True)
+    url = models.TextField(validators=[URLValidator(), MaxLengthValidator(MAX_URL_LENGTH)])
+    title = models.TextField(null=True, blank=True)
+    description = models.TextField(null=True, blank=True)
+    resource_type = models.CharField(max_length=50, null=True, blank=True)
+    embedding = Vector768Field(null=True, blank=True)
+    content_hash = models.CharField(max_length=64, null=True, blank=True)
+    last_crawled = UTCDateTimeField(null=True, blank=True)
+    crawl_status = models.CharField(
+        max_length=20, choices=CrawlStatus.choices, default=CrawlStatus.PENDING, db_default=CrawlStatus.PENDING,
+        null=True, blank=True,
+    )
+    metadata = metadata_field()
+    created_at = created_at_field()
+    updated_at = updated_at_field()
+    created_by = created_by_field()
+
+    class Meta:
+        db_table = "external_resources"
+        ordering = ["-resource_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["url"], name="external_resources_url_key",
+                violation_error_message="An external resource with this URL already exists.",
+            ),
+            models.CheckConstraint(
+                condition=Q(crawl_status__in=CrawlStatus.values), name="valid_crawl_status",
+                violation_error_message="Crawl status must be one of: " + ", ".join(CrawlStatus.values) + ".",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["url"], name="idx_external_resources_url"),
+            models.Index(fields=["resource_type"], name="idx_external_resources_type"),
+            models.Index(fields=["crawl_status"], name="idx_external_resources_status"),
+            models.Index(fields=["-last_crawled"], name="idx_external_resources_crawled"),
+            models.Index(fields=["content_hash"], name="idx_external_resources_hash"),
+            IvfflatIndex(
+                fields=["embedding"], name="idx_external_resources_embedding", lists=50,
+                opclasses=["vector_cosine_ops"],
+            ),
+        ]
+
+    def __str__(self):
+        return self.title or self.url
+
+
+class NodeResourceLink(models.Model):
+    link_id = SerialField(primary_key=True)
+    node = node_fk(related_name="resource_links")
+    resource = models.ForeignKey(
+        ExternalResource, on_delete=models.CASCADE, db_column="resource_id", db_constraint=False, db_index=False,
+        related_name="node_links",
+    )
+    link_type = models.CharField(max_length=50, default="reference", db_default="reference", null=True, blank=True)
+    confidence = unit_decimal("0.5")
+    context = models.TextField(null=True, blank=True)
+    created_at = created_at_field()
+    created_by = created_by_field()
+
+    class Meta:
+        db_table = "node_resource_links"
+        verbose_name = "node–resource link"
+        ordering = ["-link_id"]
+        constraints = [
+            unit_interval_check("confidence", "valid_confidence"),
+            models.UniqueConstraint(
+                fields=["node", "resource", "link_type"], name="unique_node_resource_link",
+                violation_error_message="This node is already linked to this resource with this link type.",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["node"], name="idx_node_resource_links_node"),
+            models.Index(fields=["resource"], name="idx_node_resource_links_resource"),
+            models.Index(fields=["link_type"], name="idx_node_resource_links_type"),
+            models.Index(fields=["-confidence"], name="idx_node_resource_links_confidence"),
+        ]
+
+    def __str__(self):
+        return f"node {self.node_id} → resource {self.resource_id} ({self.link_type})"
