@@ -119,6 +119,8 @@ else:
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
+# Lets parallel test runs on one server use separate test databases.
+DATABASES["default"]["TEST"] = {"NAME": env.str("KGSITE_TEST_DATABASE", default="") or None}
 
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 
