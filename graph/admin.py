@@ -1,0 +1,267 @@
+"""The admin for the graph tables, usable at a million nodes.
+
+* Foreign keys to big tables use autocomplete widgets (a paginated search), never a ``<select>`` of every node.
+* Change lists count with the estimated-count paginator and filter with loose-index-scan choices.
+* Database rules (CHECK/UNIQUE) are validated on the form with the constraint's own message.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+from django.db.models import Q
+from django.utils.html import format_html
+
+from graph.models import (
+    EmbeddingSimilarityCache, ExternalResource, GraphConnectivityStats, InferenceQueueItem, Node, NodeAttribute,
+    NodeConfidenceCache, NodeResourceLink, PopularEntityRanking, Reference, Relationship, RelationshipStrengthMatrix,
+)
+from kgsite.admin import BigTableAdmin, ReadOnlyAdmin, distinct_values_filter
+
+AUDIT_FIELDS = ("created_by", "created_at")
+
+
+def _short(text: str | None, length: int = 80) -> str:
+    if not text:
+        return ""
+    return text if len(text) <= length else text[: length - 1] + "…"
+
+
+class EmbeddingWidget(forms.Textarea):
+    def __init__(self, attrs=None):
+        super().__init__(attrs={"rows": 3, "cols": 80, "class": "vLargeTextField", **(attrs or {})})
+
+    def format_value(self, value):
+        if value is None or value == "":
+            return ""
+        if isinstance(value, str):
+            return value
+        return "[" + ",".join(f"{float(component):g}" for component in value) + "]"
+
+
+class NodeForm(forms.ModelForm):
+    class Meta:
+        model = Node
+        fields = "__all__"
+        widgets = {"embedding": EmbeddingWidget}
+        help_texts = {"embedding": "768 numbers in brackets, or empty."}
+
+    def clean_path(self):
+        path = self.cleaned_data.get("path")
+        return path if path not in ("", None) and str(path) != "" else None
+
+
+# --- Inlines on the node page --------------------------------------------------------------------------------
+
+class NodeAttributeInline(admin.TabularInline):
+    model = NodeAttribute
+    extra = 0
+    fields = ("attribute_type", "attribute_key", "attribute_value", "weight", "confidence", "source_reliability",
+              "last_verified")
+    formfield_overrides = {}
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "attribute_value":
+            kwargs["widget"] = forms.Textarea(attrs={"rows": 1, "cols": 40})
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+
+class NodeResourceLinkInline(admin.TabularInline):
+    model = NodeResourceLink
+    extra = 0
+    fields = ("resource", "link_type", "confidence", "context")
+    autocomplete_fields = ("resource",)
+
+
+class ReferenceInline(admin.TabularInline):
+    model = Reference
+    fk_name = "source_node"
+    extra = 0
+    verbose_name = "reference made by this node"
+    verbose_name_plural = "references made by this node"
+    fields = ("reference_type", "target_node", "target_resource", "page_number", "section", "quote")
+    autocomplete_fields = ("target_node", "target_resource")
+
+
+@admin.register(Node)
+class NodeAdmin(BigTableAdmin):
+    form = NodeForm
+    list_display = ("node_id", "name", "node_type", "path", "confidence_score", "source", "created_at")
+    list_display_links = ("node_id", "name")
+    list_filter = (distinct_values_filter("node_type", "node type"), distinct_values_filter("source"))
+    search_fields = ("name",)
+    search_id_field = "node_id"
+    autocomplete_fields = ("parent_node",)
+    readonly_fields = ("confidence_last_updated", "created_at", "updated_at", "created_by")
+    fieldsets = (
+        (None, {"fields": ("name", "node_type", "path", "parent_node", "source")}),
+        ("Confidence", {"fields": ("confidence_score", "confidence_last_updated")}),
+        ("Data", {"fields": ("metadata", "embedding"), "classes": ("collapse",)}),
+        ("Provenance", {"fields": ("created_by", "created_at", "updated_at")}),
+    )
+    inlines = (NodeAttributeInline, NodeResourceLinkInline, ReferenceInline)
+
+    def get_queryset(self, request):
+        # The change list never shows the 768-number embedding; don't read it for 50 rows per page.
+        queryset = super().get_queryset(request)
+        if request.resolver_match and request.resolver_match.url_name.endswith("changelist"):
+            queryset = queryset.defer("embedding", "metadata")
+        return queryset
+
+
+@admin.register(NodeAttribute)
+class NodeAttributeAdmin(BigTableAdmin):
+    list_display = ("attribute_id", "node", "attribute_type", "attribute_key", "short_value", "confidence", "weight")
+    list_select_related = ("node",)
+    list_filter = (distinct_values_filter("attribute_type", "attribute type"),)
+    search_fields = ()
+    search_help_text = "Exact attribute value or key (indexed lookups), or a node id."
+    autocomplete_fields = ("node",)
+    readonly_fields = AUDIT_FIELDS
+    show_facets = admin.ShowFacets.NEVER
+
+    @admin.display(description="value")
+    def short_value(self, obj):
+        return _short(obj.attribute_value)
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        condition = Q(attribute_value=term) | Q(attribute_key=term)
+        if term.isdigit() and int(term) < 2**31:
+            condition |= Q(node_id=int(term))
+        return queryset.filter(condition), False
+
+    def get_search_fields(self, request):
+        return ("attribute_value",)  # shows the search box; the lookup itself is get_search_results
+
+
+@admin.register(Relationship)
+class RelationshipAdmin(BigTableAdmin):
+    list_display = ("relationship_id", "source_node", "relationship_type", "target_node", "strength",
+                    "confidence_score", "bidirectional", "auto_managed")
+    list_select_related = ("source_node", "target_node")
+    list_filter = (distinct_values_filter("relationship_type", "relationship type"), "auto_managed",
+                   "bidirectional")
+    search_fields = ()
+    search_help_text = "A node id: relationships from or to it."
+    autocomplete_fields = ("source_node", "target_node")
+    readonly_fields = ("confidence_last_updated", "created_at", "updated_at", "created_by", "last_inference_update",
+                       "shared_attributes_count", "inference_confidence")
+
+    def get_search_fields(self, request):
+        return ("relationship_type",)
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        if term.isdigit() and int(term) < 2**31:
+            return queryset.filter(Q(source_node_id=int(term)) | Q(target_node_id=int(term))), False
+        return queryset.filter(relationship_type=term), False
+
+
+@admin.register(InferenceQueueItem)
+class InferenceQueueItemAdmin(BigTableAdmin):
+    list_display = ("queue_id", "node", "status", "priority", "retry_count", "max_retries", "queued_at",
+                    "started_at", "completed_at", "processing_node")
+    list_select_related = ("node",)
+    list_filter = ("status", "priority")
+    search_fields = ()
+    autocomplete_fields = ("node",)
+    search_help_text = "A node id or a batch id."
+
+    def get_search_fields(self, request):
+        return ("batch_id",)
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        condition = Q(batch_id=term)
+        if term.isdigit() and int(term) < 2**31:
+            condition |= Q(node_id=int(term))
+        return queryset.filter(condition), False
+
+
+class ExternalResourceForm(forms.ModelForm):
+    class Meta:
+        model = ExternalResource
+        fields = "__all__"
+        widgets = {"embedding": EmbeddingWidget, "url": forms.URLInput(attrs={"size": 100})}
+
+
+@admin.register(ExternalResource)
+class ExternalResourceAdmin(BigTableAdmin):
+    form = ExternalResourceForm
+    list_display = ("resource_id", "title_or_url", "resource_type", "crawl_status", "last_crawled")
+    list_filter = ("crawl_status", distinct_values_filter("resource_type", "resource type"))
+    search_fields = ("title", "^url")
+    search_id_field = "resource_id"
+    readonly_fields = ("created_at", "updated_at", "created_by")
+
+    @admin.display(description="resource")
+    def title_or_url(self, obj):
+        return format_html("{}<br><small>{}</small>", _short(obj.title or ""), _short(obj.url, 100))
+
+
+@admin.register(NodeResourceLink)
+class NodeResourceLinkAdmin(BigTableAdmin):
+    list_display = ("link_id", "node", "resource", "link_type", "confidence", "created_at")
+    list_select_related = ("node", "resource")
+    list_filter = (distinct_values_filter("link_type", "link type"),)
+    autocomplete_fields = ("node", "resource")
+    readonly_fields = AUDIT_FIELDS
+
+
+@admin.register(Reference)
+class ReferenceAdmin(BigTableAdmin):
+    list_display = ("reference_id", "__str__", "reference_type", "page_number", "created_at")
+    list_filter = (distinct_values_filter("reference_type", "reference type"),)
+    autocomplete_fields = ("source_node", "source_resource", "target_node", "target_resource")
+    readonly_fields = AUDIT_FIELDS
+
+
+# --- Materialized views: read-only ---------------------------------------------------------------------------
+
+class MaterializedViewAdmin(ReadOnlyAdmin):
+    paginator = BigTableAdmin.paginator
+    show_full_result_count = False
+    list_per_page = 50
+
+
+@admin.register(NodeConfidenceCache)
+class NodeConfidenceCacheAdmin(MaterializedViewAdmin):
+    list_display = ("node_id", "name", "node_type", "confidence_score", "confidence_tier", "confidence_last_updated")
+    list_filter = ("confidence_tier",)
+    ordering = ("-confidence_score",)
+
+
+@admin.register(RelationshipStrengthMatrix)
+class RelationshipStrengthMatrixAdmin(MaterializedViewAdmin):
+    list_display = ("source_node_id", "target_node_id", "relationship_type", "weighted_strength", "source_type",
+                    "target_type", "bidirectional")
+    list_display_links = None
+    ordering = ("-weighted_strength",)
+
+
+@admin.register(GraphConnectivityStats)
+class GraphConnectivityStatsAdmin(MaterializedViewAdmin):
+    list_display = ("node_type", "node_count", "avg_confidence", "high_confidence_count", "low_confidence_count",
+                    "outgoing_relationships", "incoming_relationships")
+    ordering = ("-node_count",)
+
+
+@admin.register(PopularEntityRanking)
+class PopularEntityRankingAdmin(MaterializedViewAdmin):
+    list_display = ("node_id", "name", "node_type", "total_relationship_count", "outgoing_relationship_count",
+                    "incoming_relationship_count", "linked_resource_count", "confidence_score")
+    ordering = ("-total_relationship_count",)
+
+
+@admin.register(EmbeddingSimilarityCache)
+class EmbeddingSimilarityCacheAdmin(MaterializedViewAdmin):
+    list_display = ("source_node_id", "target_node_id", "similarity_score", "source_type", "target_type")
+    list_display_links = None
+    ordering = ("-similarity_score",)
