@@ -1,0 +1,243 @@
+"""The graph admin: every page works, database rules become form errors, big tables are never fully counted."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+import pytest
+from django.contrib import admin
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from graph.models import ExternalResource, Node, NodeAttribute, Reference, Relationship
+
+pytestmark = pytest.mark.django_db
+
+INLINE_PREFIXES = ("attributes", "resource_links", "references_made")
+
+
+def empty_inlines(**extra):
+    data = {}
+    for prefix in INLINE_PREFIXES:
+        data.update({f"{prefix}-TOTAL_FORMS": "0", f"{prefix}-INITIAL_FORMS": "0",
+                     f"{prefix}-MIN_NUM_FORMS": "0", f"{prefix}-MAX_NUM_FORMS": "1000"})
+    data.update(extra)
+    return data
+
+
+def node_form(**overrides):
+    data = {"name": "Grace Hopper", "node_type": "person", "path": "people.grace_hopper", "parent_node": "",
+            "source": "manual", "confidence_score": "0.5", "metadata": "{}", "embedding": ""}
+    data.update(overrides)
+    return empty_inlines(**data)
+
+
+@pytest.fixture
+def nodes(superuser):
+    return [Node.objects.create(name=f"node {i}", node_type="concept", created_by=superuser) for i in range(3)]
+
+
+@pytest.fixture
+def populated(nodes, superuser):
+    a, b, c = nodes
+    NodeAttribute.objects.create(node=a, attribute_type="fact", attribute_key="colour", attribute_value="red")
+    Relationship.objects.create(source_node=a, target_node=b, relationship_type="related_to")
+    resource = ExternalResource.objects.create(url="https://example.org/doc", title="Doc")
+    Reference.objects.create(source_node=a, target_resource=resource, reference_type="cites")
+    return nodes
+
+
+def test_every_admin_changelist_and_add_page_renders(admin_client_for, populated):
+    for model, model_admin in admin.site._registry.items():
+        opts = model._meta
+        url = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
+        response = admin_client_for.get(url)
+        assert response.status_code == 200, url
+        if model_admin.has_add_permission(response.wsgi_request):
+            add_url = reverse(f"admin:{opts.app_label}_{opts.model_name}_add")
+            assert admin_client_for.get(add_url).status_code == 200, add_url
+
+
+def test_change_pages_render(admin_client_for, populated):
+    node = populated[0]
+    for url in (
+        reverse("admin:graph_node_change", args=[node.pk]),
+        reverse("admin:graph_relationship_change", args=[Relationship.objects.get().pk]),
+        reverse("admin:graph_nodeattribute_change", args=[NodeAttribute.objects.get().pk]),
+        reverse("admin:graph_reference_change", args=[Reference.objects.get().pk]),
+    ):
+        assert admin_client_for.get(url).status_code == 200, url
+
+
+def test_changelist_filters_and_search(admin_client_for, populated):
+    url = reverse("admin:graph_node_changelist")
+    response = admin_client_for.get(url, {"node_type": "concept"})
+    assert response.status_code == 200
+    assert "node 0" in response.content.decode()
+    response = admin_client_for.get(url, {"q": str(populated[1].pk)})
+    assert list(response.context["cl"].result_list) == [populated[1]]
+    response = admin_client_for.get(url, {"q": "no such name"})
+    assert list(response.context["cl"].result_list) == []
+    attrs = admin_client_for.get(reverse("admin:graph_nodeattribute_changelist"), {"q": "red"})
+    assert [a.attribute_value for a in attrs.context["cl"].result_list] == ["red"]
+    rels = admin_client_for.get(reverse("admin:graph_relationship_changelist"), {"q": str(populated[1].pk)})
+    assert len(rels.context["cl"].result_list) == 1
+
+
+def test_node_type_filter_lists_distinct_types(admin_client_for, superuser):
+    for node_type in ("person", "place", "person", "concept"):
+        Node.objects.create(name=node_type, node_type=node_type)
+    response = admin_client_for.get(reverse("admin:graph_node_changelist"))
+    choices = [c["display"] for spec in response.context["cl"].filter_specs
+               if spec.parameter_name == "node_type" for c in spec.choices(response.context["cl"])]
+    assert choices == ["All", "concept", "person", "place"]
+
+
+def test_changelist_never_counts_a_whole_table(admin_client_for, populated):
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client_for.get(reverse("admin:graph_node_changelist"))
+    assert response.status_code == 200
+    counts = [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
+    assert counts, "the paginator should count (capped)"
+    for sql in counts:
+        assert "LIMIT" in sql.upper(), f"uncapped count: {sql}"
+
+
+def test_foreign_keys_to_big_tables_are_not_selects(admin_client_for, populated):
+    html = admin_client_for.get(reverse("admin:graph_relationship_add")).content.decode()
+    for name in ("source_node", "target_node"):
+        select = re.search(rf'<select[^>]*name="{name}"[^>]*>(.*?)</select>', html, re.S)
+        assert select is not None
+        assert "admin-autocomplete" in select.group(0)
+        assert "node 2" not in select.group(1)  # no option per node
+
+
+def test_add_node_sets_created_by_on_node_and_inline_attributes(admin_client_for, superuser):
+    data = node_form()
+    data.update({"attributes-TOTAL_FORMS": "1", "attributes-0-attribute_type": "fact",
+                 "attributes-0-attribute_key": "born", "attributes-0-attribute_value": "1906",
+                 "attributes-0-weight": "1.0", "attributes-0-confidence": "0.9",
+                 "attributes-0-source_reliability": "1.0", "attributes-0-last_verified_0": "2026-01-01",
+                 "attributes-0-last_verified_1": "00:00:00"})
+    response = admin_client_for.post(reverse("admin:graph_node_add"), data)
+    assert response.status_code == 302, response.context["adminform"].form.errors if response.context else ""
+    node = Node.objects.get(name="Grace Hopper")
+    assert node.created_by == superuser
+    assert str(node.path) == "people.grace_hopper"
+    attribute = node.attributes.get()
+    assert attribute.created_by == superuser and attribute.attribute_value == "1906"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("confidence_score", "1.5", "Confidence score must be between 0 and 1."),
+        ("confidence_score", "-0.1", "Confidence score must be between 0 and 1."),
+        ("path", "science..physics", "A path is a sequence of labels"),
+        ("path", "science physics", "A path is a sequence of labels"),
+        ("embedding", "[1, 2, 3]", "The embedding has 3 dimensions; it must have exactly 768."),
+        ("embedding", "1, 2, 3", "Enter a vector as a list of numbers"),
+        ("embedding", "[" + ",".join(["nan"] * 768) + "]", "NaN or an infinite value"),
+    ],
+)
+def test_bad_node_values_are_form_errors(admin_client_for, field, value, message):
+    response = admin_client_for.post(reverse("admin:graph_node_add"), node_form(**{field: value}))
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert not Node.objects.filter(name="Grace Hopper").exists()
+
+
+def test_correct_length_vector_is_saved(admin_client_for):
+    vector = "[" + ",".join(["0.5"] * 768) + "]"
+    response = admin_client_for.post(reverse("admin:graph_node_add"), node_form(embedding=vector))
+    assert response.status_code == 302
+    assert len(Node.objects.get(name="Grace Hopper").embedding) == 768
+
+
+def relationship_form(source, target, **overrides):
+    data = {"source_node": source.pk, "target_node": target.pk, "relationship_type": "influenced",
+            "strength": "1.0", "confidence_score": "0.5", "bidirectional": "", "metadata": "{}",
+            "source": "manual", "auto_managed": "", "source_reliability": "1.0"}
+    data.update(overrides)
+    return data
+
+
+def test_self_referencing_relationship_is_a_form_error(admin_client_for, nodes):
+    response = admin_client_for.post(reverse("admin:graph_relationship_add"), relationship_form(nodes[0], nodes[0]))
+    assert response.status_code == 200
+    assert "A relationship cannot connect a node to itself." in response.content.decode()
+    assert not Relationship.objects.exists()
+
+
+def test_duplicate_relationship_is_a_form_error(admin_client_for, nodes):
+    Relationship.objects.create(source_node=nodes[0], target_node=nodes[1], relationship_type="influenced")
+    response = admin_client_for.post(reverse("admin:graph_relationship_add"), relationship_form(nodes[0], nodes[1]))
+    assert response.status_code == 200
+    assert "A relationship of this type between these two nodes already exists." in response.content.decode()
+    assert Relationship.objects.count() == 1
+
+
+def test_relationship_strength_out_of_range_is_a_form_error(admin_client_for, nodes):
+    response = admin_client_for.post(
+        reverse("admin:graph_relationship_add"), relationship_form(nodes[0], nodes[1], strength="1.5")
+    )
+    assert response.status_code == 200
+    assert "Strength must be between 0 and 1." in response.content.decode()
+
+
+def test_inline_attribute_confidence_out_of_range_is_a_form_error(admin_client_for):
+    data = node_form()
+    data.update({"attributes-TOTAL_FORMS": "1", "attributes-0-attribute_type": "fact",
+                 "attributes-0-attribute_key": "born", "attributes-0-attribute_value": "1906",
+                 "attributes-0-weight": "1.0", "attributes-0-confidence": "1.5",
+                 "attributes-0-source_reliability": "1.0"})
+    response = admin_client_for.post(reverse("admin:graph_node_add"), data)
+    assert response.status_code == 200
+    assert "Confidence must be between 0 and 1." in response.content.decode()
+    assert not Node.objects.exists()
+
+
+def test_reference_with_two_sources_is_a_form_error(admin_client_for, nodes):
+    resource = ExternalResource.objects.create(url="https://example.org/a")
+    data = {"source_node": nodes[0].pk, "source_resource": resource.pk, "target_node": nodes[1].pk,
+            "target_resource": "", "reference_type": "cites", "context": "{}"}
+    response = admin_client_for.post(reverse("admin:graph_reference_add"), data)
+    assert response.status_code == 200
+    assert "exactly one source" in response.content.decode()
+    assert not Reference.objects.exists()
+
+
+def test_deleting_a_node_with_children_is_refused(admin_client_for, nodes):
+    child = Node.objects.create(name="child", node_type="concept", parent_node=nodes[0])
+    response = admin_client_for.post(reverse("admin:graph_node_delete", args=[nodes[0].pk]), {"post": "yes"})
+    assert response.status_code == 200  # the "cannot delete: protected" page, not a database error
+    assert Node.objects.filter(pk=nodes[0].pk).exists() and Node.objects.filter(pk=child.pk).exists()
+
+
+def test_deleting_a_node_cascades_like_the_spec(admin_client_for, populated):
+    node = populated[0]
+    response = admin_client_for.post(reverse("admin:graph_node_delete", args=[node.pk]), {"post": "yes"})
+    assert response.status_code == 302
+    assert not NodeAttribute.objects.filter(node_id=node.pk).exists()
+    assert not Relationship.objects.filter(source_node_id=node.pk).exists()
+    assert not Reference.objects.exists()
+
+
+def test_materialized_views_are_read_only(admin_client_for, populated):
+    from graph.models import NodeConfidenceCache
+
+    with connection.cursor() as cursor:
+        cursor.execute("REFRESH MATERIALIZED VIEW mv_node_confidence_cache")
+    response = admin_client_for.get(reverse("admin:graph_nodeconfidencecache_changelist"))
+    assert response.status_code == 200
+    assert response.context["cl"].result_count == 3
+    assert not admin.site._registry[NodeConfidenceCache].has_change_permission(response.wsgi_request)
+    assert admin_client_for.get(reverse("admin:graph_nodeconfidencecache_add")).status_code == 403
+
+
+def test_decimal_default_matches_spec():
+    node = Node.objects.create(name="x", node_type="concept")
+    node.refresh_from_db()
+    assert node.confidence_score == Decimal("0.5000")
