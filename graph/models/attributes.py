@@ -12,6 +12,15 @@ from graph.models.common import (
 from kgsite.fields import SerialField
 
 
+class NodeAttributeQuerySet(models.QuerySet):
+    def matching(self, *, attribute_type: str, attribute_key: str, value: str) -> "NodeAttributeQuerySet":
+        """Attributes with exactly this type, key and value, found through idx_node_attributes_composite."""
+        return self.alias(value_md5=MD5("attribute_value")).filter(
+            attribute_type=attribute_type, attribute_key=attribute_key, value_md5=MD5(models.Value(value)),
+            attribute_value=value,
+        )
+
+
 class NodeAttribute(models.Model):
     """A typed key/value fact about a node, with its weight, confidence and the reliability of its source.
 
@@ -32,6 +41,8 @@ class NodeAttribute(models.Model):
     created_at = created_at_field()
     created_by = created_by_field()
     metadata = metadata_field()
+
+    objects = NodeAttributeQuerySet.as_manager()
 
     class Meta:
         db_table = "node_attributes"

@@ -1,0 +1,71 @@
+"""Attribute values of any length are stored, and lookups by value stay indexed (docs/schema.md)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from django.db import connection, transaction
+
+from graph.models import Node, NodeAttribute
+
+pytestmark = pytest.mark.django_db
+
+# 12 KB of hex from random bytes: pglz cannot squeeze it under the 2.7 KB a btree entry may hold.
+LONG_VALUE = random.Random(1).randbytes(6000).hex()
+
+
+def explain(queryset) -> str:
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        sql, params = queryset.query.sql_with_params()
+        cursor.execute("EXPLAIN " + sql, params)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+@pytest.fixture
+def node():
+    return Node.objects.create(name="Long text holder", node_type="document")
+
+
+def test_value_longer_than_a_btree_page_is_stored(node):
+    assert len(LONG_VALUE) > 10_000
+    attribute = NodeAttribute.objects.create(
+        node=node, attribute_type="text", attribute_key="abstract", attribute_value=LONG_VALUE
+    )
+    attribute.refresh_from_db()
+    assert attribute.attribute_value == LONG_VALUE
+
+
+def test_lookup_by_value_uses_the_hash_index(node):
+    NodeAttribute.objects.create(node=node, attribute_type="text", attribute_key="abstract",
+                                 attribute_value=LONG_VALUE)
+    NodeAttribute.objects.create(node=node, attribute_type="text", attribute_key="title", attribute_value="short")
+    queryset = NodeAttribute.objects.filter(attribute_value=LONG_VALUE)
+    assert queryset.count() == 1
+    assert "idx_node_attributes_value" in explain(queryset)
+
+
+def test_lookup_by_type_key_and_value_uses_the_composite_index(node):
+    NodeAttribute.objects.create(node=node, attribute_type="text", attribute_key="abstract",
+                                 attribute_value=LONG_VALUE)
+    NodeAttribute.objects.create(node=node, attribute_type="text", attribute_key="abstract",
+                                 attribute_value=LONG_VALUE + "!")
+    queryset = NodeAttribute.objects.matching(attribute_type="text", attribute_key="abstract", value=LONG_VALUE)
+    assert [a.attribute_value for a in queryset] == [LONG_VALUE]
+    plan = explain(queryset)
+    assert "idx_node_attributes_composite" in plan or "idx_node_attributes_value" in plan
+
+
+def test_the_spec_index_would_have_refused_it(node):
+    """The deviation is needed: a btree index on the value column refuses the same row."""
+    from django.db.utils import OperationalError, ProgrammingError
+
+    with pytest.raises((OperationalError, ProgrammingError)) as excinfo, transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE INDEX spec_btree_probe ON node_attributes (attribute_value)")
+            cursor.execute(
+                "INSERT INTO node_attributes (node_id, attribute_type, attribute_key, attribute_value) "
+                "VALUES (%s, 'text', 'abstract', %s)", [node.pk, LONG_VALUE],
+            )
+    assert "index row size" in str(excinfo.value)
