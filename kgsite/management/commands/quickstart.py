@@ -1,0 +1,108 @@
+"""``manage.py quickstart``: migrate, ensure a superuser, load the demo graph, then serve with gunicorn."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connections
+from django.http.request import validate_host
+
+from graph.services.demo import demo_graph_load
+from kgsite.services import admin_account_ensure
+
+DEFAULT_BIND = "127.0.0.1:8000"
+_BIND_RE = re.compile(r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(?P<port>[0-9]{1,5})$")
+_WILDCARD_HOSTS = {"0.0.0.0": "127.0.0.1", "[::]": "[::1]"}
+
+
+def parse_bind(bind: str) -> tuple[str, int]:
+    match = _BIND_RE.match(bind)
+    port = int(match["port"]) if match else 0
+    if not match or not 1 <= port <= 65535:
+        raise CommandError(f"--bind must be HOST:PORT with a port from 1 to 65535, e.g. {DEFAULT_BIND}; got {bind!r}")
+    return match["host"], port
+
+
+class Command(BaseCommand):
+    help = (
+        "Set up and start the site: apply migrations, create a superuser if there is none, load the demo graph "
+        "and run gunicorn."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--no-serve", action="store_true", help="Set up only; do not start gunicorn.")
+        parser.add_argument("--bind", default=DEFAULT_BIND, help=f"HOST:PORT for gunicorn (default {DEFAULT_BIND}).")
+        parser.add_argument("--workers", type=int, default=2, help="Number of gunicorn workers (default 2).")
+        parser.add_argument("--no-demo", action="store_true", help="Do not load the demo graph.")
+
+    def handle(self, *args, no_serve, bind, workers, no_demo, **options):
+        host, port = parse_bind(bind)
+        if workers < 1:
+            raise CommandError(f"--workers must be at least 1; got {workers}")
+        verbosity = options["verbosity"]
+
+        call_command("migrate", interactive=False, verbosity=verbosity, stdout=self.stdout, stderr=self.stderr)
+
+        try:
+            admin, password, created = admin_account_ensure(
+                email=os.environ.get("KGSITE_ADMIN_EMAIL") or None,
+                password=os.environ.get("KGSITE_ADMIN_PASSWORD") or None,
+            )
+        except ValueError as exc:
+            raise CommandError(f"Cannot create the superuser: {exc}") from exc
+        if not created:
+            self.stdout.write(f"Superuser {admin.email} already exists; its password is unchanged.")
+        elif password:
+            self.stdout.write(self.style.SUCCESS(f"Created superuser {admin.email} with password: {password}"))
+            self.stdout.write("  (shown only this once: note it now, and change it after logging in)")
+        else:
+            self.stdout.write(self.style.SUCCESS(
+                f"Created superuser {admin.email} with the password from KGSITE_ADMIN_PASSWORD."
+            ))
+
+        if not no_demo:
+            try:
+                counts = demo_graph_load(user=admin)
+            except ValueError as exc:
+                raise CommandError(str(exc)) from exc
+            if counts["already_loaded"]:
+                self.stdout.write("Demo graph already loaded; nothing added.")
+            else:
+                self.stdout.write(self.style.SUCCESS(
+                    "Loaded the demo graph: " + ", ".join(
+                        f"{counts[key]} {key.replace('_', ' ')}"
+                        for key in ("nodes", "attributes", "relationships", "resources", "resource_links",
+                                    "references")
+                    ) + "."
+                ))
+
+        url_host = _WILDCARD_HOSTS.get(host, host)
+        self.stdout.write("")
+        self.stdout.write(f"Site:   http://{url_host}:{port}/")
+        self.stdout.write(f"Login:  {admin.email}")
+        if not validate_host(url_host.lower(), settings.ALLOWED_HOSTS):
+            self.stderr.write(f"Warning: {url_host} is not in ALLOWED_HOSTS; requests for it will get 400 Bad Request.")
+        if no_serve:
+            self.stdout.write(f"Start the server with: python manage.py quickstart --bind {bind}")
+            return
+        self.stdout.write("Stop:   press Ctrl+C")
+        self._serve(bind, workers)
+
+    def _serve(self, bind: str, workers: int):
+        """Replace this process with gunicorn, run from the project root so relative paths resolve."""
+        self.stdout.flush()
+        self.stderr.flush()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        connections.close_all()
+        os.chdir(settings.BASE_DIR)
+        argv = [
+            sys.executable, "-m", "gunicorn", "kgsite.wsgi:application",
+            "--bind", bind, "--workers", str(workers), "--access-logfile", "-",
+        ]
+        os.execvp(sys.executable, argv)

@@ -1,0 +1,180 @@
+"""The demo graph: the shipped file loads completely, consistently and only once; bad files write nothing."""
+
+import json
+import re
+
+import pytest
+from django.db import connection
+from django.db.models import Q
+
+from graph.models import ExternalResource, Node, NodeAttribute, NodeResourceLink, Reference, Relationship
+from graph.services.demo import COUNT_KEYS, DEMO_GRAPH_PATH, demo_graph_load
+
+pytestmark = pytest.mark.django_db
+
+PATH_RE = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)*$")
+MODELS = (Node, NodeAttribute, Relationship, ExternalResource, NodeResourceLink, Reference)
+
+
+def table_counts():
+    return {model.__name__: model.objects.count() for model in MODELS}
+
+
+@pytest.fixture
+def loaded(superuser):
+    return demo_graph_load(user=superuser)
+
+
+def test_load_creates_rows_in_every_table(loaded):
+    assert loaded["already_loaded"] is False
+    assert all(loaded[key] > 0 for key in COUNT_KEYS), loaded
+    assert loaded["nodes"] == Node.objects.filter(source="demo").count()
+    assert loaded["relationships"] == Relationship.objects.filter(source="demo").count()
+    assert loaded["attributes"] == NodeAttribute.objects.count()
+    assert loaded["resources"] == ExternalResource.objects.count()
+    assert loaded["resource_links"] == NodeResourceLink.objects.count()
+    assert loaded["references"] == Reference.objects.count()
+    # Matches the file.
+    data = json.loads(DEMO_GRAPH_PATH.read_text())
+    assert loaded["nodes"] == len(data["nodes"])
+    assert loaded["relationships"] == len(data["relationships"])
+
+
+def test_node_and_relationship_types(loaded):
+    types = set(Node.objects.values_list("node_type", flat=True))
+    assert types == {"language", "person", "organization", "paradigm"}
+    assert 35 <= Node.objects.filter(node_type="language").count() <= 45
+    rel_types = set(Relationship.objects.values_list("relationship_type", flat=True))
+    assert rel_types == {"influenced", "designed", "developed_by"}
+    python = Node.objects.get(name="Python", node_type="language")
+    guido = Node.objects.get(name="Guido van Rossum")
+    assert Relationship.objects.filter(source_node=guido, target_node=python, relationship_type="designed").exists()
+    assert python.attributes.get(attribute_key="first_appeared").attribute_value == "1991"
+    assert str(python.path) == "computing.languages.multi_paradigm.python"
+    assert python.parent_node.name == "Multi-paradigm programming"
+
+
+def test_relationship_endpoints_match_their_types(loaded):
+    node_ids = set(Node.objects.values_list("node_id", flat=True))
+    types = dict(Node.objects.values_list("node_id", "node_type"))
+    expected = {"influenced": ("language", "language"), "designed": ("person", "language"),
+                "developed_by": ("language", "organization")}
+    for source, target, rel_type in Relationship.objects.values_list(
+        "source_node_id", "target_node_id", "relationship_type"
+    ):
+        assert source in node_ids and target in node_ids
+        assert (types[source], types[target]) == expected[rel_type]
+    for model, fields in ((NodeAttribute, ["node_id"]), (NodeResourceLink, ["node_id"]),
+                          (Reference, ["source_node_id"])):
+        assert set(model.objects.values_list(*fields, flat=True)) <= node_ids
+    assert not Reference.objects.filter(Q(target_resource__isnull=True) | Q(source_node__isnull=True)).exists()
+    assert set(Reference.objects.values_list("reference_type", flat=True)) == {"official_site"}
+
+
+def test_paths_and_hierarchy(loaded):
+    paths = list(Node.objects.values_list("path", flat=True))
+    assert all(path is not None and PATH_RE.match(str(path)) for path in paths)
+    assert len({str(path) for path in paths}) == len(paths)
+    # Languages hang under paradigm nodes; ltree queries work on the stored paths.
+    languages = Node.objects.filter(node_type="language")
+    assert not languages.filter(parent_node__isnull=True).exists()
+    assert set(languages.values_list("parent_node__node_type", flat=True)) == {"paradigm"}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM nodes WHERE path <@ %s::ltree", ["computing.languages.functional"])
+        functional = {name for (name,) in cursor.fetchall()}
+    assert {"Haskell", "Erlang", "Lisp"} <= functional
+
+
+def test_attributes_share_values_for_inference(loaded):
+    static = NodeAttribute.objects.filter(attribute_key="typing", attribute_value="static")
+    functional = NodeAttribute.objects.filter(attribute_key="paradigm", attribute_value="functional")
+    assert static.count() >= 10
+    assert functional.count() >= 10
+    assert Node.objects.filter(node_type="language", embedding__isnull=False).count() == 0
+
+
+def test_created_by_is_set_everywhere(loaded, superuser):
+    for model in MODELS:
+        assert model.objects.exists()
+        assert not model.objects.exclude(created_by=superuser).exists(), model.__name__
+
+
+def test_second_load_adds_nothing(loaded, superuser):
+    before = table_counts()
+    again = demo_graph_load(user=superuser)
+    assert again["already_loaded"] is True
+    assert all(again[key] == 0 for key in COUNT_KEYS)
+    assert table_counts() == before
+
+
+def test_load_without_user_and_existing_resource_is_reused():
+    ExternalResource.objects.create(url="https://www.python.org/", title="already here")
+    counts = demo_graph_load()
+    assert counts["nodes"] > 0
+    assert not Node.objects.filter(created_by__isnull=False).exists()
+    assert ExternalResource.objects.filter(url="https://www.python.org/").count() == 1
+    python_site = ExternalResource.objects.get(url="https://www.python.org/")
+    assert python_site.title == "already here"
+    assert python_site.node_links.get().node.name == "Python"
+    assert counts["resources"] == ExternalResource.objects.count() - 1
+
+
+def _write(tmp_path, data):
+    path = tmp_path / "graph.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def _small_graph():
+    return {
+        "format": 1,
+        "nodes": [
+            {"key": "a", "name": "A", "node_type": "language", "path": "x.a",
+             "attributes": [{"type": "fact", "key": "first_appeared", "value": "2000"}]},
+            {"key": "b", "name": "B", "node_type": "language", "path": "x.b", "parent": "a"},
+        ],
+        "relationships": [{"source": "a", "target": "b", "type": "influenced"}],
+    }
+
+
+def test_small_file_loads(tmp_path):
+    counts = demo_graph_load(path=_write(tmp_path, _small_graph()))
+    assert (counts["nodes"], counts["attributes"], counts["relationships"]) == (2, 1, 1)
+    assert Node.objects.get(name="B").parent_node.name == "A"
+
+
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda d: d["relationships"].append({"source": "a", "target": "nope", "type": "influenced"}),
+         r"relationships\[1\]: target 'nope' is not a node key"),
+        (lambda d: d["nodes"][1].update(parent="missing"), r"parent 'missing' is not a node key"),
+        (lambda d: d["nodes"][0].update(parent="b"), r"parent cycle"),
+        (lambda d: d["nodes"][1].update(path="x.Bad-Label"), r"is not an ltree path"),
+        (lambda d: d["nodes"][1].update(key="a"), r"key 'a' is used by more than one node"),
+        (lambda d: d["relationships"].append(dict(d["relationships"][0])), r"duplicate relationship"),
+        (lambda d: d["relationships"].append({"source": "a", "target": "a", "type": "x"}), r"to itself"),
+        (lambda d: d["nodes"][0].update(confidence_score="1.5"), r"confidence_score must be between 0 and 1"),
+        (lambda d: d["nodes"][0].update(colour="red"), r"unknown field\(s\) colour"),
+        (lambda d: d.update(resources=[{"key": "r", "url": "not a url"}]), r"is not a valid URL"),
+        (lambda d: d.update(references=[{"source_node": "a", "target_resource": "r", "reference_type": "cites"}]),
+         r"target_resource 'r' is not a resource key"),
+    ],
+)
+def test_invalid_file_raises_and_writes_nothing(tmp_path, superuser, mutate, message):
+    data = _small_graph()
+    mutate(data)
+    before = table_counts()
+    with pytest.raises(ValueError, match=message):
+        demo_graph_load(user=superuser, path=_write(tmp_path, data))
+    assert table_counts() == before
+
+
+def test_unreadable_or_malformed_file(tmp_path):
+    with pytest.raises(ValueError, match="cannot read"):
+        demo_graph_load(path=tmp_path / "missing.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{nodes: ")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        demo_graph_load(path=bad)
+    assert table_counts() == dict.fromkeys(table_counts(), 0)

@@ -1,0 +1,108 @@
+"""``manage.py quickstart --no-serve``: migrations, the superuser and the demo graph (gunicorn is never started)."""
+
+import re
+from io import StringIO
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+
+from graph.models import Node
+from kgsite.services import admin_account_ensure
+
+pytestmark = pytest.mark.django_db
+
+User = get_user_model()
+
+
+@pytest.fixture(autouse=True)
+def no_admin_env(monkeypatch):
+    monkeypatch.delenv("KGSITE_ADMIN_EMAIL", raising=False)
+    monkeypatch.delenv("KGSITE_ADMIN_PASSWORD", raising=False)
+
+
+def run(*args):
+    out, err = StringIO(), StringIO()
+    call_command("quickstart", "--no-serve", *args, stdout=out, stderr=err)
+    return out.getvalue()
+
+
+def test_creates_superuser_and_prints_password_once():
+    output = run()
+    match = re.search(r"Created superuser admin@example\.com with password: (\S+)", output)
+    assert match, output
+    admin = User.objects.get(is_superuser=True)
+    assert admin.email == "admin@example.com" and admin.is_staff and admin.is_active
+    assert admin.check_password(match[1])
+    assert "http://127.0.0.1:8000/" in output
+    assert "Login:  admin@example.com" in output
+    assert Node.objects.filter(source="demo", created_by=admin).exists()
+
+    second = run()
+    assert User.objects.filter(is_superuser=True).count() == 1
+    assert "already exists; its password is unchanged" in second
+    assert match[1] not in second
+    assert "Demo graph already loaded" in second
+
+
+def test_uses_env_credentials(monkeypatch):
+    monkeypatch.setenv("KGSITE_ADMIN_EMAIL", "Owner@Example.org")
+    monkeypatch.setenv("KGSITE_ADMIN_PASSWORD", "a-long-Passphrase-42")
+    output = run("--no-demo")
+    admin = User.objects.get(is_superuser=True)
+    assert admin.email == "Owner@example.org"
+    assert admin.check_password("a-long-Passphrase-42")
+    assert "a-long-Passphrase-42" not in output
+    assert "password from KGSITE_ADMIN_PASSWORD" in output
+    assert not Node.objects.exists()
+
+
+def test_existing_superuser_is_kept(superuser):
+    output = run("--no-demo", "--bind", "0.0.0.0:9000")
+    assert list(User.objects.filter(is_superuser=True)) == [superuser]
+    assert f"Superuser {superuser.email} already exists" in output
+    assert "http://127.0.0.1:9000/" in output
+
+
+def test_weak_env_password_is_refused(monkeypatch):
+    monkeypatch.setenv("KGSITE_ADMIN_PASSWORD", "123")
+    with pytest.raises(CommandError, match="password is not accepted"):
+        run("--no-demo")
+    assert not User.objects.exists()
+
+
+def test_email_of_ordinary_user_is_not_promoted(user, monkeypatch):
+    monkeypatch.setenv("KGSITE_ADMIN_EMAIL", user.email.upper())
+    with pytest.raises(CommandError, match="already exists but is not an active superuser"):
+        run("--no-demo")
+    user.refresh_from_db()
+    assert not user.is_superuser
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--workers", "0"], "--workers must be at least 1"),
+        (["--workers", "-3"], "--workers must be at least 1"),
+        (["--workers", "two"], "invalid int value"),
+        (["--bind", "localhost"], "--bind must be HOST:PORT"),
+        (["--bind", "127.0.0.1:99999"], "--bind must be HOST:PORT"),
+        (["--bind", "127.0.0.1:"], "--bind must be HOST:PORT"),
+        (["--bind", "http://127.0.0.1:8000"], "--bind must be HOST:PORT"),
+    ],
+)
+def test_bad_arguments(args, message):
+    with pytest.raises(CommandError, match=message) as excinfo:
+        run(*args)
+    assert "\n" not in str(excinfo.value)
+    assert not User.objects.exists()
+
+
+def test_admin_account_ensure_directly():
+    user, password, created = admin_account_ensure()
+    assert created and password and user.check_password(password)
+    again, password_again, created_again = admin_account_ensure(email="other@example.com", password="x")
+    assert (again, password_again, created_again) == (user, None, False)
+    User.objects.all().update(is_active=False)  # an inactive superuser does not count
+    with pytest.raises(ValueError, match="not a valid email"):
+        admin_account_ensure(email="not-an-email")
