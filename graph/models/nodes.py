@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.contrib.postgres.indexes import GistIndex
 from django.db import models
+import django_ltree.lookups  # noqa: F401  (registers path__descendants, __ancestors, __match, ...)
 from django_ltree.fields import PathField
 from pgvector.django import IvfflatIndex
 

@@ -37,6 +37,9 @@ def test_creates_superuser_and_prints_password_once():
     assert "http://127.0.0.1:8000/" in output
     assert "Login:  admin@example.com" in output
     assert Node.objects.filter(source="demo", created_by=admin).exists()
+    # The views are refreshed after loading, so the home page's node-type statistics are filled.
+    from graph.models import GraphConnectivityStats
+    assert GraphConnectivityStats.objects.filter(node_type="language", node_count__gt=30).exists()
 
     second = run()
     assert User.objects.filter(is_superuser=True).count() == 1

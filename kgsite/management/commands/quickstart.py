@@ -13,6 +13,7 @@ from django.db import connections
 from django.http.request import validate_host
 
 from graph.services.demo import demo_graph_load
+from graph.services.matviews import materialized_views_refresh
 from kgsite.services import admin_account_ensure
 
 DEFAULT_BIND = "127.0.0.1:8000"
@@ -80,6 +81,7 @@ class Command(BaseCommand):
                                     "references")
                     ) + "."
                 ))
+                materialized_views_refresh()
 
         url_host = _WILDCARD_HOSTS.get(host, host)
         self.stdout.write("")
