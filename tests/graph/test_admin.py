@@ -241,3 +241,33 @@ def test_decimal_default_matches_spec():
     node = Node.objects.create(name="x", node_type="concept")
     node.refresh_from_db()
     assert node.confidence_score == Decimal("0.5000")
+
+
+@pytest.mark.parametrize("url", [
+    "/admin/graph/node/?p=abc",
+    "/admin/graph/node/?p=999999",
+    "/admin/graph/node/?o=99",
+    "/admin/graph/node/?q=99999999999999999999",
+    "/admin/graph/node/?q=%00",
+    "/admin/graph/node/?node_type=%27%3B+DROP+TABLE+nodes%3B--",
+    "/admin/graph/node/?confidence_score__gte=abc",
+    "/admin/graph/node/abc/change/",
+    "/admin/graph/node/99999999999/change/",
+    "/admin/graph/nodeattribute/?q=" + "x" * 5000,
+    "/admin/graph/relationship/?q=2147483648",
+    "/admin/autocomplete/?app_label=graph&model_name=relationship&field_name=source_node&term=node",
+    "/admin/autocomplete/?app_label=graph&model_name=relationship&field_name=source_node&term=123&page=abc",
+    "/admin/autocomplete/?app_label=graph&model_name=nope&field_name=source_node",
+])
+def test_hostile_admin_urls_never_give_a_server_error(admin_client_for, populated, url):
+    response = admin_client_for.get(url)
+    assert response.status_code in (200, 302, 400, 403, 404), (url, response.status_code)
+    assert Node.objects.count() == 3
+
+
+def test_autocomplete_finds_nodes_by_name_and_id(admin_client_for, populated):
+    url = "/admin/autocomplete/?app_label=graph&model_name=relationship&field_name=source_node&term="
+    by_name = admin_client_for.get(url + "node 1").json()["results"]
+    assert [r["text"] for r in by_name] == ["node 1 (concept)"]
+    by_id = admin_client_for.get(url + str(populated[2].pk)).json()["results"]
+    assert str(populated[2].pk) in [r["id"] for r in by_id]

@@ -47,7 +47,8 @@ class Command(BaseCommand):
             raise CommandError(f"--workers must be at least 1; got {workers}")
         verbosity = options["verbosity"]
 
-        call_command("migrate", interactive=False, verbosity=verbosity, stdout=self.stdout, stderr=self.stderr)
+        # Not stdout=self.stdout: wrapping it again would put each "OK" of migrate on a line of its own.
+        call_command("migrate", interactive=False, verbosity=verbosity)
 
         try:
             admin, password, created = admin_account_ensure(
