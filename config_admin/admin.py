@@ -1,13 +1,28 @@
-"""Admin for system configuration. Parameter names are fixed once created; the spec's defaults cannot be deleted.
+"""The configuration admin a DBA wants.
 
-(The typed, validated and audited editing of values is the configuration issue's work; see docs/configuration.md.)
+* The list is an overview grouped by category: type, current value, default, allowed range, description, a mark
+  when the value differs from its default, a "restart required" mark, and for the performance category the value
+  PostgreSQL is running with.
+* Edit (validated, with an optional reason), reset to default and history (from config_audit_log) per parameter;
+  superusers can apply the performance parameters to PostgreSQL (ALTER SYSTEM + reload).
+* Every write goes through ``config_admin.services.config_set``; parameters are added by migrations, never here,
+  cannot be renamed, and the spec's defaults cannot be deleted.
 """
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 
-from config_admin.models import ConfigAuditLog, SystemConfig
+from config_admin import selectors, services
+from config_admin.models import ConfigAuditLog, ConfigVersion, SystemConfig
+from config_admin.values import ConfigError, ParameterRule, parse_value
 from kgsite.admin import ReadOnlyAdmin
 
 SPEC_DEFAULT_PARAMETERS = frozenset({
@@ -18,17 +33,42 @@ SPEC_DEFAULT_PARAMETERS = frozenset({
 })
 
 
+class ParameterValueForm(forms.ModelForm):
+    reason = forms.CharField(
+        required=False, max_length=500, widget=forms.TextInput(attrs={"size": 80}),
+        help_text="Why you change it (kept in the audit log).",
+    )
+
+    class Meta:
+        model = SystemConfig
+        fields = ("parameter_value",)
+        widgets = {"parameter_value": forms.TextInput(attrs={"size": 40})}
+
+    def clean_parameter_value(self):
+        value = self.cleaned_data["parameter_value"]
+        try:
+            canonical, _typed = parse_value(ParameterRule.of(self.instance), value)
+        except ConfigError as exc:
+            raise forms.ValidationError(str(exc), code=exc.code) from exc
+        return canonical
+
+
 @admin.register(SystemConfig)
 class SystemConfigAdmin(admin.ModelAdmin):
-    list_display = ("parameter_name", "parameter_value", "parameter_type", "default_value", "min_value", "max_value",
-                    "requires_restart", "category", "updated_at", "updated_by")
-    list_filter = ("category", "parameter_type", "requires_restart")
+    form = ParameterValueForm
     search_fields = ("parameter_name", "description")
-    readonly_fields = ("created_at", "updated_at", "updated_by")
+    list_filter = ("category",)
+    readonly_fields = ("parameter_name", "parameter_type", "category", "description", "default_value", "min_value",
+                       "max_value", "requires_restart", "updated_at", "updated_by")
+    fieldsets = (
+        (None, {"fields": ("parameter_name", "description", "parameter_value", "reason")}),
+        ("Rules", {"fields": ("parameter_type", "category", "default_value", "min_value", "max_value",
+                              "requires_restart")}),
+        ("Last change", {"fields": ("updated_at", "updated_by")}),
+    )
 
-    def get_readonly_fields(self, request, obj=None):
-        fields = super().get_readonly_fields(request, obj)
-        return (*fields, "parameter_name") if obj is not None else fields
+    def has_add_permission(self, request):
+        return False  # parameters are added by migrations (docs/configuration.md)
 
     def has_delete_permission(self, request, obj=None):
         if obj is not None and obj.parameter_name in SPEC_DEFAULT_PARAMETERS:
@@ -36,18 +76,95 @@ class SystemConfigAdmin(admin.ModelAdmin):
         return super().has_delete_permission(request, obj)
 
     def get_actions(self, request):
-        # "Delete selected" would bypass the per-object rule above.
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)
-        return actions
+        return {}  # "delete selected" would bypass the per-parameter rule above
 
     def save_model(self, request, obj, form, change):
-        obj.updated_by = request.user.get_username()
-        super().save_model(request, obj, form, change)
+        services.config_set(name=obj.parameter_name, value=form.cleaned_data["parameter_value"], user=request.user,
+                            reason=form.cleaned_data.get("reason"))
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        return [
+            path("<int:object_id>/reset/", self.admin_site.admin_view(self.reset_view), name="%s_%s_reset" % info),
+            path("apply-postgres/", self.admin_site.admin_view(self.apply_postgres_view),
+                 name="%s_%s_apply_postgres" % info),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        category = request.GET.get("category") or None
+        groups = selectors.parameters_overview(category=category)
+        categories = SystemConfig.objects.order_by("category").values_list("category", flat=True).distinct()
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "System configuration",
+            "groups": groups,
+            "categories": list(categories),
+            "selected_category": category,
+            "can_change": self.has_change_permission(request),
+            "can_apply_postgres": request.user.is_superuser,
+            "version": ConfigVersion.objects.filter(pk=1).values_list("version", flat=True).first(),
+            **(extra_context or {}),
+        }
+        return TemplateResponse(request, "admin/config_admin/systemconfig/overview.html", context)
+
+    def reset_view(self, request, object_id):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        row = get_object_or_404(SystemConfig, pk=object_id)
+        if not self.has_change_permission(request, row):
+            raise PermissionDenied
+        try:
+            services.config_reset(name=row.parameter_name, user=request.user, reason=request.POST.get("reason"))
+        except ConfigError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+        else:
+            self.message_user(request, f"{row.parameter_name} was reset to its default {row.default_value}.",
+                              messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:config_admin_systemconfig_changelist"))
+
+    def apply_postgres_view(self, request):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not request.user.is_superuser:
+            raise PermissionDenied
+        try:
+            results = services.postgres_settings_apply()
+        except ConfigError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+        else:
+            applied = ", ".join(f"{r.name} = {r.running}" for r in results if not r.pending_restart)
+            pending = ", ".join(f"{r.name} = {r.value}" for r in results if r.pending_restart)
+            if applied:
+                self.message_user(request, f"Applied to PostgreSQL: {applied}.", messages.SUCCESS)
+            if pending:
+                self.message_user(request, f"Written, but PostgreSQL must be restarted to use: {pending}.",
+                                  messages.WARNING)
+        return HttpResponseRedirect(reverse("admin:config_admin_systemconfig_changelist"))
+
+    def history_view(self, request, object_id, extra_context=None):
+        row = get_object_or_404(SystemConfig, pk=object_id)
+        if not self.has_view_or_change_permission(request, row):
+            raise PermissionDenied
+        entries = ConfigAuditLog.objects.filter(parameter_name=row.parameter_name).order_by("-updated_at", "-log_id")
+        page = Paginator(entries, 100).get_page(request.GET.get("p"))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "object": row,
+            "title": f"History of {row.parameter_name}",
+            "page": page,
+        }
+        return TemplateResponse(request, "admin/config_admin/systemconfig/parameter_history.html", context)
 
 
 @admin.register(ConfigAuditLog)
 class ConfigAuditLogAdmin(ReadOnlyAdmin):
-    list_display = ("updated_at", "parameter_name", "old_value", "new_value", "updated_by", "requires_restart")
-    list_filter = ("parameter_name", "updated_by", "updated_at")
+    list_display = ("updated_at", "parameter_name", "old_value", "new_value", "updated_by", "requires_restart",
+                    "reason")
+    list_filter = ("parameter_name", "updated_by", "updated_at", "requires_restart")
+    search_fields = ("parameter_name", "updated_by", "reason")
     date_hierarchy = "updated_at"

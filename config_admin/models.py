@@ -56,6 +56,8 @@ class ConfigAuditLog(models.Model):
     updated_by = models.TextField()
     updated_at = UTCDateTimeField(default=timezone.now, db_default=Now(), null=True)
     requires_restart = models.BooleanField(default=False, db_default=False, null=True)
+    # Not in the spec (docs/schema.md): why the change was made, when the person making it said so.
+    reason = models.TextField(null=True, blank=True)
 
     class Meta:
         db_table = "config_audit_log"
@@ -68,3 +70,23 @@ class ConfigAuditLog(models.Model):
 
     def __str__(self):
         return f"{self.parameter_name}: {self.old_value} → {self.new_value}"
+
+
+class ConfigVersion(models.Model):
+    """One row whose ``version`` goes up, in the writing transaction, whenever system_config changes.
+
+    Not in the spec (docs/schema.md). Processes compare it with the version of their cached values
+    (``config_admin.selectors.config_get``): a transactional counter, so a reader never sees the new version
+    before the new values.
+    """
+
+    id = models.SmallIntegerField(primary_key=True, default=1)
+    version = models.BigIntegerField(default=0, db_default=0)
+    changed_at = UTCDateTimeField(default=timezone.now, db_default=Now(), null=True)
+
+    class Meta:
+        db_table = "config_version"
+        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="config_version_single_row")]
+
+    def __str__(self):
+        return f"configuration version {self.version}"

@@ -1,0 +1,98 @@
+"""``manage.py config list|get|set|reset|export|import``: the configuration from the command line.
+
+Exit code 0 on success; on bad input a one-line ``RG-CFG-...`` error and exit code 1, nothing written.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from django.core.management.base import BaseCommand, CommandError
+
+from config_admin import selectors, services
+from config_admin.values import ConfigError
+
+
+class Command(BaseCommand):
+    help = "Read and change system configuration (typed, validated, audited)."
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="action", required=True, metavar="{list,get,set,reset,export,import}")
+        listing = sub.add_parser("list", help="Parameters with value, default and range.")
+        listing.add_argument("--category", help="Only this category.")
+        get = sub.add_parser("get", help="Print one parameter's value.")
+        get.add_argument("name")
+        set_ = sub.add_parser("set", help="Change one parameter.")
+        set_.add_argument("name")
+        set_.add_argument("value")
+        set_.add_argument("--reason", help="Why (kept in the audit log).")
+        reset = sub.add_parser("reset", help="Set one parameter back to its default.")
+        reset.add_argument("name")
+        reset.add_argument("--reason")
+        export = sub.add_parser("export", help="Write all values as JSON (FILE, or - for standard output).")
+        export.add_argument("file")
+        import_ = sub.add_parser("import", help="Apply a JSON file made by export: all or nothing.")
+        import_.add_argument("file")
+        import_.add_argument("--reason")
+
+    def handle(self, *args, action, **options):
+        actor = services.actor_label(command=True)
+        try:
+            getattr(self, f"do_{action}")(actor=actor, **options)
+        except ConfigError as exc:
+            raise CommandError(str(exc)) from exc
+
+    def do_list(self, *, category=None, **_):
+        groups = selectors.parameters_overview(category=category)
+        if not groups:
+            raise ConfigError(f"no parameters in category {category!r}", code="RG-CFG-001")
+        for group in groups:
+            self.stdout.write(f"[{group.category}]")
+            for line in group.lines:
+                marks = " ".join(mark for mark, on in (("changed", line.differs_from_default),
+                                                        ("restart-required", line.restart_pending)) if on)
+                self.stdout.write(
+                    f"  {line.row.parameter_name:<34} {line.row.parameter_value:<10} {line.kind:<8} "
+                    f"default {line.row.default_value:<8} range {line.range_text:<14} {marks}".rstrip()
+                )
+
+    def do_get(self, *, name, **_):
+        self.stdout.write(str(_display(selectors.config_get(name))))
+
+    def do_set(self, *, name, value, reason=None, actor, **_):
+        row = services.config_set(name=name, value=value, actor=actor, reason=reason)
+        self.stdout.write(f"{row.parameter_name} = {row.parameter_value}")
+
+    def do_reset(self, *, name, reason=None, actor, **_):
+        row = services.config_reset(name=name, actor=actor, reason=reason)
+        self.stdout.write(f"{row.parameter_name} = {row.parameter_value}")
+
+    def do_export(self, *, file, **_):
+        text = json.dumps(services.config_export_data(), indent=2) + "\n"
+        if file == "-":
+            self.stdout.write(text, ending="")
+            return
+        try:
+            with open(file, "w", encoding="utf-8") as handle:
+                handle.write(text)
+        except OSError as exc:
+            raise ConfigError(f"cannot write {file}: {exc.strerror}", code="RG-CFG-007") from exc
+        self.stdout.write(f"exported {len(services.config_export_data()['parameters'])} parameters to {file}")
+
+    def do_import(self, *, file, reason=None, actor, **_):
+        if file == "-":
+            try:
+                data = json.load(sys.stdin)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"standard input is not valid JSON: {exc}", code="RG-CFG-007") from exc
+            changed = services.config_import(data=data, actor=actor, reason=reason)
+        else:
+            changed = services.config_import_file(path=file, actor=actor, reason=reason)
+        self.stdout.write(f"imported: {len(changed)} changed" + (f" ({', '.join(changed)})" if changed else ""))
+
+
+def _display(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value

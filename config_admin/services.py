@@ -1,0 +1,196 @@
+"""Writing configuration: the one audited path (``config_set``) and what is built on it.
+
+Every change goes through ``config_set``: it locks the parameter's row, validates and canonicalises the value,
+tells the database who acts and why (transaction-local settings ``kgsite.actor`` / ``kgsite.reason``) and updates
+the row. The database triggers (migration config_admin.0003) stamp ``updated_at``/``updated_by``, write the single
+``config_audit_log`` row and bump ``config_version`` in the same transaction, so the admin, the commands, other
+code and plain SQL are audited alike and no change is logged twice.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+from dataclasses import dataclass
+
+from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
+from psycopg import sql
+
+from config_admin import selectors
+from config_admin.models import SystemConfig
+from config_admin.values import (
+    BAD_IMPORT_FILE, POSTGRES_APPLY_REFUSED, UNKNOWN_PARAMETER, ConfigError, ParameterRule, parse_value,
+)
+
+EXPORT_FORMAT = "kgsite-config"
+EXPORT_VERSION = 1
+
+
+def actor_label(user=None, *, command: bool = False) -> str:
+    """How the audit log names who acted: the user's email, or ``manage.py (<os user>)`` for commands."""
+    if user is not None and getattr(user, "is_authenticated", False):
+        return user.get_username()
+    if command:
+        try:
+            return f"manage.py ({getpass.getuser()})"
+        except Exception:  # noqa: BLE001 - no passwd entry in some containers
+            return "manage.py"
+    return "system"
+
+
+def _locked_row(name: str) -> SystemConfig:
+    try:
+        return SystemConfig.objects.select_for_update().get(parameter_name=name)
+    except SystemConfig.DoesNotExist:
+        raise ConfigError(f"there is no parameter named {name!r}", code=UNKNOWN_PARAMETER, parameter=name) from None
+
+
+def _say_who_and_why(actor: str, reason: str | None) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT set_config('kgsite.actor', %s, true), set_config('kgsite.reason', %s, true)",
+            [actor, (reason or "").strip()],
+        )
+
+
+def config_set(*, name: str, value, user=None, actor: str | None = None, reason: str | None = None) -> SystemConfig:
+    """Validate and store ``value`` for parameter ``name``; one audit row if the value changes, none if not."""
+    with transaction.atomic():
+        row = _locked_row(name)
+        canonical, _typed = parse_value(ParameterRule.of(row), value)
+        if canonical == row.parameter_value:
+            return row
+        _say_who_and_why(actor or actor_label(user), reason)
+        SystemConfig.objects.filter(pk=row.pk).update(parameter_value=canonical)
+        row.refresh_from_db()
+        transaction.on_commit(selectors.config_cache_clear)
+    return row
+
+
+def config_reset(*, name: str, user=None, actor: str | None = None, reason: str | None = None) -> SystemConfig:
+    """Set ``name`` back to its ``default_value`` (audited like any change)."""
+    with transaction.atomic():
+        row = _locked_row(name)
+        return config_set(name=name, value=row.default_value, user=user, actor=actor,
+                          reason=reason or "reset to default")
+
+
+def config_export_data() -> dict:
+    return {
+        "format": EXPORT_FORMAT,
+        "version": EXPORT_VERSION,
+        "exported_at": timezone.now().isoformat(),
+        "parameters": [
+            {"name": row.parameter_name, "value": row.parameter_value, "type": row.parameter_type,
+             "category": row.category}
+            for row in SystemConfig.objects.order_by("category", "parameter_name")
+        ],
+    }
+
+
+def _import_pairs(data) -> list[tuple[str, object]]:
+    if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT:
+        raise ConfigError(f"not a kgsite configuration file (expected \"format\": \"{EXPORT_FORMAT}\")",
+                          code=BAD_IMPORT_FILE)
+    if data.get("version") != EXPORT_VERSION:
+        raise ConfigError(f"unsupported file version {data.get('version')!r} (expected {EXPORT_VERSION})",
+                          code=BAD_IMPORT_FILE)
+    parameters = data.get("parameters")
+    if not isinstance(parameters, list):
+        raise ConfigError("\"parameters\" must be a list", code=BAD_IMPORT_FILE)
+    pairs, seen = [], set()
+    for index, item in enumerate(parameters):
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str) or "value" not in item:
+            raise ConfigError(f"parameters[{index}] must be an object with \"name\" and \"value\"",
+                              code=BAD_IMPORT_FILE)
+        if item["name"] in seen:
+            raise ConfigError(f"parameters[{index}]: {item['name']!r} appears twice", code=BAD_IMPORT_FILE)
+        seen.add(item["name"])
+        if not isinstance(item["value"], (str, int, float, bool)):
+            raise ConfigError(f"parameters[{index}]: the value of {item['name']!r} must be a string or a number",
+                              code=BAD_IMPORT_FILE)
+        value = item["value"]
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        pairs.append((item["name"], value))
+    return pairs
+
+
+def config_import(*, data, user=None, actor: str | None = None, reason: str | None = None) -> list[str]:
+    """Apply a file made by ``config_export_data``: all values are validated first, then set in one transaction.
+
+    Returns the names whose value changed. Any bad entry refuses the whole file (nothing is written).
+    """
+    pairs = _import_pairs(data)
+    rows = {row.parameter_name: row for row in SystemConfig.objects.filter(parameter_name__in=[n for n, _ in pairs])}
+    for name, value in pairs:
+        if name not in rows:
+            raise ConfigError(f"there is no parameter named {name!r}", code=UNKNOWN_PARAMETER, parameter=name)
+        parse_value(ParameterRule.of(rows[name]), value)
+    changed = []
+    with transaction.atomic():
+        for name, value in pairs:
+            before = rows[name].parameter_value
+            row = config_set(name=name, value=value, user=user, actor=actor, reason=reason or "import")
+            if row.parameter_value != before:
+                changed.append(name)
+    return changed
+
+
+def config_import_file(*, path: str, user=None, actor: str | None = None, reason: str | None = None) -> list[str]:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}", code=BAD_IMPORT_FILE) from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid JSON: {exc}", code=BAD_IMPORT_FILE) from exc
+    return config_import(data=data, user=user, actor=actor, reason=reason)
+
+
+# --- PostgreSQL's own settings ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PostgresApplyResult:
+    name: str
+    value: str
+    running: str
+    pending_restart: bool
+
+
+def postgres_settings_apply(*, names: list[str] | None = None) -> list[PostgresApplyResult]:
+    """``ALTER SYSTEM SET`` the stored values of PostgreSQL parameters (category ``performance``), then reload.
+
+    Parameters needing a restart are reported ``pending_restart``. ALTER SYSTEM cannot run in a transaction and
+    needs a superuser (or ``GRANT ALTER SYSTEM ON PARAMETER``); a refusal is a ConfigError, not a crash.
+    """
+    rows = [row for row in selectors.postgres_backed_parameters() if names is None or row.parameter_name in names]
+    if connection.in_atomic_block:
+        raise ConfigError("PostgreSQL settings cannot be applied inside a transaction", code=POSTGRES_APPLY_REFUSED)
+    try:
+        with connection.cursor() as cursor:
+            for row in rows:
+                statement = sql.SQL("ALTER SYSTEM SET {} = {}").format(
+                    sql.Identifier(row.parameter_name), sql.Literal(row.parameter_value)
+                )
+                cursor.execute(statement.as_string(cursor.connection))
+            cursor.execute("SELECT pg_reload_conf()")
+    except DatabaseError as exc:
+        cause = exc.__cause__ or exc
+        if getattr(cause, "sqlstate", None) == "42501":  # insufficient_privilege
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT current_user")
+                role = cursor.fetchone()[0]
+            raise ConfigError(
+                f"the database role {role!r} may not change PostgreSQL's settings (ALTER SYSTEM needs a superuser "
+                "or GRANT ALTER SYSTEM ON PARAMETER); ask a DBA to apply them",
+                code=POSTGRES_APPLY_REFUSED, role=role,
+            ) from exc
+        raise ConfigError(f"PostgreSQL refused the settings: {cause}", code=POSTGRES_APPLY_REFUSED) from exc
+    running = selectors.postgres_running_settings([row.parameter_name for row in rows], fresh_connection=True)
+    return [
+        PostgresApplyResult(row.parameter_name, row.parameter_value, running[row.parameter_name].value,
+                            running[row.parameter_name].pending_restart)
+        for row in rows
+    ]
