@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.db import models
 from django.db.models import Q
 from django.utils.html import format_html
 
@@ -53,30 +54,28 @@ class NodeForm(forms.ModelForm):
 
 # --- Inlines on the node page --------------------------------------------------------------------------------
 
-class NodeAttributeInline(admin.TabularInline):
-    model = NodeAttribute
+class CompactInline(admin.TabularInline):
+    """One line per row: text columns as one-row text areas (they grow when typed into)."""
+
     extra = 0
+    formfield_overrides = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 1, "cols": 32})}}
+
+
+class NodeAttributeInline(CompactInline):
+    model = NodeAttribute
     fields = ("attribute_type", "attribute_key", "attribute_value", "weight", "confidence", "source_reliability",
               "last_verified")
-    formfield_overrides = {}
-
-    def formfield_for_dbfield(self, db_field, request, **kwargs):
-        if db_field.name == "attribute_value":
-            kwargs["widget"] = forms.Textarea(attrs={"rows": 1, "cols": 40})
-        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
 
-class NodeResourceLinkInline(admin.TabularInline):
+class NodeResourceLinkInline(CompactInline):
     model = NodeResourceLink
-    extra = 0
     fields = ("resource", "link_type", "confidence", "context")
     autocomplete_fields = ("resource",)
 
 
-class ReferenceInline(admin.TabularInline):
+class ReferenceInline(CompactInline):
     model = Reference
     fk_name = "source_node"
-    extra = 0
     verbose_name = "reference made by this node"
     verbose_name_plural = "references made by this node"
     fields = ("reference_type", "target_node", "target_resource", "page_number", "section", "quote")

@@ -166,6 +166,9 @@ if PRODUCTION:
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 30)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
 
+# How often (seconds) a process compares its cached configuration with config_version (docs/configuration.md).
+KGSITE_CONFIG_CHECK_SECONDS = env.float("KGSITE_CONFIG_CHECK_SECONDS", default=1.0)
+
 # The spec gives one constraint name to CHECKs on several tables (valid_confidence_score on nodes and
 # relationships, ...) and index names longer than 30 characters. PostgreSQL accepts both (CHECK names are per
 # table, identifiers up to 63 bytes); Django's portable checks do not. We keep the spec's names: docs/schema.md.
