@@ -3,11 +3,13 @@
 * ``table_row_estimate``: the planner's estimate (``pg_class.reltuples``, kept by autovacuum/ANALYZE), O(1).
 * ``capped_count``: an exact count up to a cap (``SELECT count(*) FROM (... LIMIT cap + 1)``), O(cap).
 * ``row_count``: what pages show: exact while a table is small, the estimate once it is big.
+* ``filtered_row_count``: the same for a filtered queryset, with the planner's estimate (EXPLAIN, not run).
 * ``EstimatedCountPaginator``: Django's paginator with ``count`` from the above, for the admin at a million rows.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from django.core.paginator import Paginator
@@ -48,6 +50,29 @@ def row_count(model: type[models.Model], cap: int = EXACT_COUNT_CAP, using: str 
         return RowCount(exact, True)
     estimate = table_row_estimate(model._meta.db_table, using)
     return RowCount(max(estimate or 0, cap + 1), False)
+
+
+def planner_row_estimate(queryset: models.QuerySet) -> int | None:
+    """The planner's estimate of how many rows ``queryset`` returns (EXPLAIN: planned, not executed)."""
+    sql, params = queryset.order_by().query.sql_with_params()
+    with connections[queryset.db].cursor() as cursor:
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+        plan = cursor.fetchone()[0]
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    try:
+        return int(plan[0]["Plan"]["Plan Rows"])
+    except (LookupError, TypeError, ValueError):
+        return None
+
+
+def filtered_row_count(queryset: models.QuerySet, cap: int = EXACT_COUNT_CAP) -> RowCount:
+    """Like ``kgsite.db.row_count`` for a filtered queryset: exact up to ``cap``, else the planner's estimate."""
+    exact = capped_count(queryset, cap)
+    if exact <= cap:
+        return RowCount(exact, True)
+    return RowCount(max(planner_row_estimate(queryset) or 0, cap + 1), False)
+
 
 
 class EstimatedCountPaginator(Paginator):

@@ -8,7 +8,6 @@ plans but does not run it). Nothing here runs a full ``COUNT(*)``.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 from django.db import connections, models
@@ -18,7 +17,7 @@ from graph.choices import QueueStatus
 from graph.models import (
     ExternalResource, GraphConnectivityStats, InferenceQueueItem, Node, NodeAttribute, Reference, Relationship,
 )
-from kgsite.db import EXACT_COUNT_CAP, RowCount, capped_count, row_count
+from kgsite.db import EXACT_COUNT_CAP, RowCount, filtered_row_count, row_count
 
 # Read at call time so tests can lower it.
 COUNT_CAP = EXACT_COUNT_CAP
@@ -74,28 +73,6 @@ class GraphOverview:
     @property
     def any_estimated(self) -> bool:
         return any(not line.count.exact for line in self.lines) or not self.auto_managed_relationships.exact
-
-
-def planner_row_estimate(queryset: models.QuerySet) -> int | None:
-    """The planner's estimate of how many rows ``queryset`` returns (EXPLAIN: planned, not executed)."""
-    sql, params = queryset.order_by().query.sql_with_params()
-    with connections[queryset.db].cursor() as cursor:
-        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
-        plan = cursor.fetchone()[0]
-    if isinstance(plan, str):
-        plan = json.loads(plan)
-    try:
-        return int(plan[0]["Plan"]["Plan Rows"])
-    except (LookupError, TypeError, ValueError):
-        return None
-
-
-def filtered_row_count(queryset: models.QuerySet, cap: int = EXACT_COUNT_CAP) -> RowCount:
-    """Like ``kgsite.db.row_count`` for a filtered queryset: exact up to ``cap``, else the planner's estimate."""
-    exact = capped_count(queryset, cap)
-    if exact <= cap:
-        return RowCount(exact, True)
-    return RowCount(max(planner_row_estimate(queryset) or 0, cap + 1), False)
 
 
 def _matview_populated(model: type[models.Model]) -> bool:
