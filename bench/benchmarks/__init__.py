@@ -1,0 +1,16 @@
+"""The benchmark modules. Each registers its benchmarks with ``bench.harness.register`` when imported."""
+
+from __future__ import annotations
+
+import importlib
+
+MODULES = (
+    "bench.benchmarks.bulk_load",
+    "bench.benchmarks.admin_changelist",
+)
+
+
+def benchmarks_load() -> None:
+    """Imports every benchmark module (after ``django.setup()``: they use models)."""
+    for module in MODULES:
+        importlib.import_module(module)
