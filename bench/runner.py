@@ -13,6 +13,7 @@ import argparse
 import os
 import shlex
 import sys
+import warnings
 
 from bench import database, harness, report
 
@@ -44,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["DATABASE_URL"] = database.database_url(server, dbname)
     os.environ["DEBUG"] = "false"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kgsite.settings")
+    warnings.filterwarnings("ignore", message="No directory at")  # WhiteNoise: no collectstatic, none needed here
     import django
 
     django.setup()

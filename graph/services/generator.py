@@ -474,22 +474,16 @@ class IdBase:
     reference: int = 1
 
 
+_NODE_TYPE_NAMES = np.array([t for t, _ in NODE_TYPES], dtype=object)
+_RELATIONSHIP_TYPE_NAMES = np.array(RELATIONSHIP_TYPES, dtype=object)
+_RELATIONSHIP_SOURCES = np.array([s for s, _ in NODE_SOURCES] + ["inference"], dtype=object)
+_DOMAINS = np.array([f"www.{WORDS[300 + i]}.example" for i in range(400)], dtype=object)
+_NODE_SOURCE_NAMES = np.array([s for s, _ in NODE_SOURCES], dtype=object)
+_ROWS_PER_BATCH = 65536
 NODE_COLUMNS = ("node_id", "name", "node_type", "path", "parent_node_id", "embedding", "metadata",
                 "confidence_score", "confidence_last_updated", "created_at", "updated_at", "source")
 ATTRIBUTE_COLUMNS = ("attribute_id", "node_id", "attribute_type", "attribute_key", "attribute_value", "weight",
                      "confidence", "source_reliability", "last_verified", "created_at")
-_TYPES = {
-    "nodes": ("int4", "varchar", "varchar", "ltree", "int4", "vector", "jsonb", "numeric", "timestamp", "timestamp",
-              "timestamp", "varchar"),
-    "node_attributes": ("int4", "int4", "varchar", "varchar", "text", "numeric", "numeric", "numeric", "timestamp",
-                        "timestamp"),
-    "relationships": ("int4", "int4", "int4", "varchar", "numeric", "numeric", "timestamp", "bool", "timestamp",
-                      "timestamp", "varchar", "bool", "int4", "numeric", "timestamp", "numeric"),
-    "external_resources": ("int4", "text", "text", "text", "varchar", "vector", "varchar", "timestamp", "varchar",
-                           "timestamp", "timestamp"),
-    "node_resource_links": ("int4", "int4", "int4", "varchar", "numeric", "text", "timestamp"),
-    "reference_tracking": ("int4", "int4", "int4", "int4", "int4", "varchar", "int4", "text", "text", "timestamp"),
-}
 _COLUMNS = {
     "nodes": NODE_COLUMNS,
     "node_attributes": ATTRIBUTE_COLUMNS,
@@ -514,12 +508,12 @@ def node_rows(plan: GraphPlan, ids: IdBase, chunk: int) -> Iterator[tuple]:
     metadata = [{"aliases": [WORDS[a].title()]} if a >= 0 else {} for a in alias]
     return zip(
         (ids.node + np.arange(lo, hi)).tolist(), plan.names[lo:hi],
-        np.array([t for t, _ in NODE_TYPES], dtype=object)[plan.node_type[lo:hi]].tolist(), plan.paths[lo:hi],
+        _NODE_TYPE_NAMES[plan.node_type[lo:hi]].tolist(), plan.paths[lo:hi],
         [None if p < 0 else p + ids.node for p in parents.tolist()],
         node_embeddings(plan, chunk), metadata, _DECIMAL_4[extra["confidence"][lo:hi]].tolist(),
         _timestamps(extra["confidence_updated"][lo:hi]).tolist(), _timestamps(extra["created"][lo:hi]).tolist(),
         _timestamps(extra["updated"][lo:hi]).tolist(),
-        np.array([s for s, _ in NODE_SOURCES], dtype=object)[extra["source"][lo:hi]].tolist(),
+        _NODE_SOURCE_NAMES[extra["source"][lo:hi]].tolist(),
     )
 
 
@@ -533,13 +527,6 @@ def attribute_rows(plan: GraphPlan, ids: IdBase, chunk: int) -> Iterator[tuple]:
         _DECIMAL_2[a["weight"]].tolist(), _DECIMAL_4[a["confidence"]].tolist(), _DECIMAL_4[a["reliability"]].tolist(),
         _timestamps(a["verified"]).tolist(), _timestamps(a["created"]).tolist(),
     )
-
-
-_NODE_TYPE_NAMES = np.array([t for t, _ in NODE_TYPES], dtype=object)
-_RELATIONSHIP_TYPE_NAMES = np.array(RELATIONSHIP_TYPES, dtype=object)
-_RELATIONSHIP_SOURCES = np.array([s for s, _ in NODE_SOURCES] + ["inference"], dtype=object)
-_DOMAINS = np.array([f"www.{WORDS[300 + i]}.example" for i in range(400)], dtype=object)
-_ROWS_PER_BATCH = 65536
 
 
 def _batches(count: int, size: int = _ROWS_PER_BATCH) -> Iterator[tuple[int, int]]:
@@ -662,19 +649,23 @@ class _VectorBinaryDumper(VectorBinaryDumper):
         return super().dump(obj)
 
 
-def _register_dumpers(cursor) -> dict[str, int]:
-    vector_oid, ltree_oid = cursor.execute("SELECT 'vector'::regtype::oid, 'ltree'::regtype::oid").fetchone()
-    cursor.adapters.register_dumper(None, type("LtreeDumper", (_LtreeBinaryDumper,), {"oid": ltree_oid}))
-    cursor.adapters.register_dumper(None, type("VectorDumper", (_VectorBinaryDumper,), {"oid": vector_oid}))
-    return {"ltree": ltree_oid, "vector": vector_oid}
+def _column_types(cursor, table: str) -> list[int]:
+    """The type oids of ``table``'s COPY columns, from the catalog (so a changed column type is followed)."""
+    cursor.execute("SELECT attname, atttypid FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0",
+                   [table])
+    oids = dict(cursor.fetchall())
+    return [oids[column] for column in _COLUMNS[table]]
 
 
 def copy_rows(cursor, table: str, batches: Iterable[Iterable[tuple]]) -> int:
     """``COPY table FROM STDIN (FORMAT BINARY)`` of every row through a psycopg 3 cursor; returns the row count."""
-    oids = _register_dumpers(cursor)
+    vector_oid, ltree_oid = cursor.execute("SELECT 'vector'::regtype::oid, 'ltree'::regtype::oid").fetchone()
+    cursor.adapters.register_dumper(None, type("LtreeDumper", (_LtreeBinaryDumper,), {"oid": ltree_oid}))
+    cursor.adapters.register_dumper(None, type("VectorDumper", (_VectorBinaryDumper,), {"oid": vector_oid}))
+    types = _column_types(cursor, table)
     written = 0
     with cursor.copy(f"COPY {table} ({', '.join(_COLUMNS[table])}) FROM STDIN (FORMAT BINARY)") as copy:
-        copy.set_types([oids.get(name, name) for name in _TYPES[table]])
+        copy.set_types(types)
         for batch in batches:
             for row in batch:
                 copy.write_row(row)
@@ -763,17 +754,13 @@ class GenerationReport:
 
 def _reserve_ids(cursor, counts: dict[str, int]) -> IdBase:
     """Takes a block of ids from each table's sequence (the tables are locked, so the block is ours)."""
-    columns = {"node": ("nodes", "node_id"), "attribute": ("node_attributes", "attribute_id"),
-               "relationship": ("relationships", "relationship_id"), "resource": ("external_resources", "resource_id"),
-               "link": ("node_resource_links", "link_id"), "reference": ("reference_tracking", "reference_id")}
     bases = {}
-    for name, (table, column) in columns.items():
-        if not counts[table]:
-            continue
-        sequence = cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [table, column]).fetchone()[0]
-        first = cursor.execute("SELECT nextval(%s::regclass)", [sequence]).fetchone()[0]
-        cursor.execute("SELECT setval(%s::regclass, %s)", [sequence, first + counts[table] - 1])
-        bases[name] = first
+    for name, table in zip(("node", "attribute", "relationship", "resource", "link", "reference"), TABLES):
+        if counts[table]:
+            sequence = cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [table, _COLUMNS[table][0]]).fetchone()
+            first = cursor.execute("SELECT nextval(%s::regclass)", sequence).fetchone()[0]
+            cursor.execute("SELECT setval(%s::regclass, %s)", [sequence[0], first + counts[table] - 1])
+            bases[name] = first
     return IdBase(**bases)
 
 
@@ -804,9 +791,8 @@ def graph_generate(*, nodes: int, seed: int = 0, append: bool = False, using: st
             if existing and not append:
                 raise GraphNotEmptyError(f"the graph already has {existing:,} nodes; append explicitly (--append)")
             rebuild = existing < 4 * nodes
-            cursor.execute("SELECT current_setting('maintenance_work_mem')::text, pg_size_bytes("
-                           "current_setting('maintenance_work_mem'))")
-            if cursor.fetchone()[1] < 1 << 30:
+            cursor.execute("SELECT pg_size_bytes(current_setting('maintenance_work_mem'))")
+            if cursor.fetchone()[0] < 1 << 30:
                 cursor.execute("SET LOCAL maintenance_work_mem = '1GB'")  # index builds sort in memory
             ids = _reserve_ids(cursor, counts)
             deferred = _drop_indexes_and_foreign_keys(cursor) if rebuild else _Deferred()
