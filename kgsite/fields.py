@@ -37,6 +37,11 @@ class SerialField(models.AutoField):
     def cast_db_type(self, connection):
         return "integer"
 
+    def get_placeholder(self, value, compiler, connection):
+        # Having this method keeps bulk inserts with explicit ids off Django's UNNEST path, which would cast the
+        # values to "serial[]", a type that does not exist (serial is only a column-definition shorthand).
+        return "%s"
+
 
 class UTCDateTimeField(models.DateTimeField):
     description = "Date and time stored as UTC in a timestamp without time zone column"
