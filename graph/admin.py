@@ -10,7 +10,6 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 from django.db import models
-from django.db.models import Q
 from django.utils.html import format_html
 
 from graph.models import (
@@ -89,7 +88,7 @@ class NodeAdmin(BigTableAdmin):
     list_display_links = ("node_id", "name")
     list_filter = (distinct_values_filter("node_type", "node type"), distinct_values_filter("source"))
     search_fields = ("name",)
-    search_id_field = "node_id"
+    id_search_fields = ("node_id",)
     autocomplete_fields = ("parent_node",)
     readonly_fields = ("confidence_last_updated", "created_at", "updated_at", "created_by")
     fieldsets = (
@@ -113,8 +112,9 @@ class NodeAttributeAdmin(BigTableAdmin):
     list_display = ("attribute_id", "node", "attribute_type", "attribute_key", "short_value", "confidence", "weight")
     list_select_related = ("node",)
     list_filter = (distinct_values_filter("attribute_type", "attribute type"),)
-    search_fields = ()
     search_help_text = "Exact attribute value or key (indexed lookups), or a node id."
+    exact_search_fields = ("attribute_value", "attribute_key")
+    id_search_fields = ("node_id",)
     autocomplete_fields = ("node",)
     readonly_fields = AUDIT_FIELDS
     show_facets = admin.ShowFacets.NEVER
@@ -122,18 +122,6 @@ class NodeAttributeAdmin(BigTableAdmin):
     @admin.display(description="value")
     def short_value(self, obj):
         return _short(obj.attribute_value)
-
-    def get_search_results(self, request, queryset, search_term):
-        term = search_term.strip()
-        if not term:
-            return queryset, False
-        condition = Q(attribute_value=term) | Q(attribute_key=term)
-        if term.isdigit() and int(term) < 2**31:
-            condition |= Q(node_id=int(term))
-        return queryset.filter(condition), False
-
-    def get_search_fields(self, request):
-        return ("attribute_value",)  # shows the search box; the lookup itself is get_search_results
 
 
 @admin.register(Relationship)
@@ -143,22 +131,12 @@ class RelationshipAdmin(BigTableAdmin):
     list_select_related = ("source_node", "target_node")
     list_filter = (distinct_values_filter("relationship_type", "relationship type"), "auto_managed",
                    "bidirectional")
-    search_fields = ()
-    search_help_text = "A node id: relationships from or to it."
+    search_help_text = "A node id (relationships from or to it) or a relationship type."
+    exact_search_fields = ("relationship_type",)
+    id_search_fields = ("source_node_id", "target_node_id")
     autocomplete_fields = ("source_node", "target_node")
     readonly_fields = ("confidence_last_updated", "created_at", "updated_at", "created_by", "last_inference_update",
                        "shared_attributes_count", "inference_confidence")
-
-    def get_search_fields(self, request):
-        return ("relationship_type",)
-
-    def get_search_results(self, request, queryset, search_term):
-        term = search_term.strip()
-        if not term:
-            return queryset, False
-        if term.isdigit() and int(term) < 2**31:
-            return queryset.filter(Q(source_node_id=int(term)) | Q(target_node_id=int(term))), False
-        return queryset.filter(relationship_type=term), False
 
 
 @admin.register(InferenceQueueItem)
@@ -167,21 +145,10 @@ class InferenceQueueItemAdmin(BigTableAdmin):
                     "started_at", "completed_at", "processing_node")
     list_select_related = ("node",)
     list_filter = ("status", "priority")
-    search_fields = ()
     autocomplete_fields = ("node",)
     search_help_text = "A node id or a batch id."
-
-    def get_search_fields(self, request):
-        return ("batch_id",)
-
-    def get_search_results(self, request, queryset, search_term):
-        term = search_term.strip()
-        if not term:
-            return queryset, False
-        condition = Q(batch_id=term)
-        if term.isdigit() and int(term) < 2**31:
-            condition |= Q(node_id=int(term))
-        return queryset.filter(condition), False
+    exact_search_fields = ("batch_id",)
+    id_search_fields = ("node_id",)
 
 
 class ExternalResourceForm(forms.ModelForm):
@@ -197,7 +164,7 @@ class ExternalResourceAdmin(BigTableAdmin):
     list_display = ("resource_id", "title_or_url", "resource_type", "crawl_status", "last_crawled")
     list_filter = ("crawl_status", distinct_values_filter("resource_type", "resource type"))
     search_fields = ("title", "^url")
-    search_id_field = "resource_id"
+    id_search_fields = ("resource_id",)
     readonly_fields = ("created_at", "updated_at", "created_by")
 
     @admin.display(description="resource")

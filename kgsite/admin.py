@@ -64,15 +64,28 @@ class BigTableAdmin(admin.ModelAdmin):
     paginator = EstimatedCountPaginator
     show_full_result_count = False
     list_per_page = 50
-    # Integer primary-key field searched exactly when the term is a number (e.g. "node_id").
-    search_id_field: str | None = None
+    # Searches that use indexes instead of ILIKE scans: text columns matched exactly, and integer columns
+    # matched when the term is a number. They are OR-ed with ``search_fields`` (if any).
+    exact_search_fields: tuple[str, ...] = ()
+    id_search_fields: tuple[str, ...] = ()
+
+    def get_search_fields(self, request):
+        return super().get_search_fields(request) or self.exact_search_fields or self.id_search_fields
 
     def get_search_results(self, request, queryset, search_term):
-        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         term = search_term.strip()
-        if self.search_id_field and term.isdigit() and int(term) < 2**31:
-            queryset = queryset | self.model._default_manager.filter(**{self.search_id_field: int(term)})
-        return queryset, may_have_duplicates
+        if not term:
+            return queryset, False
+        condition = Q()
+        for field in self.exact_search_fields:
+            condition |= Q(**{field: term})
+        if term.isdigit() and int(term) < 2**31:
+            for field in self.id_search_fields:
+                condition |= Q(**{field: int(term)})
+        if self.search_fields:
+            matched, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+            return (matched | queryset.filter(condition) if condition else matched), may_have_duplicates
+        return (queryset.filter(condition) if condition else queryset.none()), False
 
     def save_model(self, request, obj, form, change):
         if not change and hasattr(obj, "created_by_id") and obj.created_by_id is None:
