@@ -69,7 +69,8 @@ class Command(BaseCommand):
         self.stdout.write(f"{row.parameter_name} = {row.parameter_value}")
 
     def do_export(self, *, file, **_):
-        text = json.dumps(services.config_export_data(), indent=2) + "\n"
+        data = services.config_export_data()
+        text = json.dumps(data, indent=2) + "\n"
         if file == "-":
             self.stdout.write(text, ending="")
             return
@@ -78,7 +79,7 @@ class Command(BaseCommand):
                 handle.write(text)
         except OSError as exc:
             raise ConfigError(f"cannot write {file}: {exc.strerror}", code="RG-CFG-007") from exc
-        self.stdout.write(f"exported {len(services.config_export_data()['parameters'])} parameters to {file}")
+        self.stdout.write(f"exported {len(data['parameters'])} parameters to {file}")
 
     def do_import(self, *, file, reason=None, actor, **_):
         if file == "-":
