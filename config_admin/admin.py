@@ -85,9 +85,10 @@ class SystemConfigAdmin(admin.ModelAdmin):
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
         return [
-            path("<int:object_id>/reset/", self.admin_site.admin_view(self.reset_view), name="%s_%s_reset" % info),
+            path("<int:object_id>/reset/", self.admin_site.admin_view(self.reset_view),
+                 name="{}_{}_reset".format(*info)),
             path("apply-postgres/", self.admin_site.admin_view(self.apply_postgres_view),
-                 name="%s_%s_apply_postgres" % info),
+                 name="{}_{}_apply_postgres".format(*info)),
             *super().get_urls(),
         ]
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from config_admin.choices import ParameterType
 from kgsite.fields import Now, SerialField, UTCDateTimeField
-from django.utils import timezone
 
 
 class SystemConfig(models.Model):

@@ -20,7 +20,12 @@ from django.db import connection
 
 from config_admin.models import ConfigVersion, SystemConfig
 from config_admin.values import (
-    UNKNOWN_PARAMETER, ConfigError, ParameterRule, memory_bytes_or_none, parse_value, typed_value,
+    UNKNOWN_PARAMETER,
+    ConfigError,
+    ParameterRule,
+    memory_bytes_or_none,
+    parse_value,
+    typed_value,
 )
 
 POSTGRES_CATEGORY = "performance"

@@ -20,7 +20,12 @@ from psycopg import sql
 from config_admin import selectors
 from config_admin.models import SystemConfig
 from config_admin.values import (
-    BAD_IMPORT_FILE, POSTGRES_APPLY_REFUSED, UNKNOWN_PARAMETER, ConfigError, ParameterRule, parse_value,
+    BAD_IMPORT_FILE,
+    POSTGRES_APPLY_REFUSED,
+    UNKNOWN_PARAMETER,
+    ConfigError,
+    ParameterRule,
+    parse_value,
 )
 
 EXPORT_FORMAT = "kgsite-config"

@@ -51,7 +51,7 @@ class ParameterRule:
     default_value: str
 
     @classmethod
-    def of(cls, row) -> "ParameterRule":
+    def of(cls, row) -> ParameterRule:
         return cls(row.parameter_name, row.parameter_type, row.min_value, row.max_value, row.default_value)
 
     @property
@@ -65,7 +65,9 @@ class ParameterRule:
     def range_text(self) -> str:
         if self.min_value is None and self.max_value is None:
             return "any"
-        return f"{self.min_value if self.min_value is not None else '−∞'}..{self.max_value if self.max_value is not None else '∞'}"
+        low = self.min_value if self.min_value is not None else "−∞"
+        high = self.max_value if self.max_value is not None else "∞"
+        return f"{low}..{high}"
 
 
 def memory_bytes_or_none(text: str | None) -> int | None:

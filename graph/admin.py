@@ -13,8 +13,18 @@ from django.db import models
 from django.utils.html import format_html
 
 from graph.models import (
-    EmbeddingSimilarityCache, ExternalResource, GraphConnectivityStats, InferenceQueueItem, Node, NodeAttribute,
-    NodeConfidenceCache, NodeResourceLink, PopularEntityRanking, Reference, Relationship, RelationshipStrengthMatrix,
+    EmbeddingSimilarityCache,
+    ExternalResource,
+    GraphConnectivityStats,
+    InferenceQueueItem,
+    Node,
+    NodeAttribute,
+    NodeConfidenceCache,
+    NodeResourceLink,
+    PopularEntityRanking,
+    Reference,
+    Relationship,
+    RelationshipStrengthMatrix,
 )
 from kgsite.admin import BigTableAdmin, ReadOnlyAdmin, distinct_values_filter
 

@@ -73,7 +73,7 @@ def _normalise_sql(text: str) -> str:
 class CatalogSnapshot:
     entries: dict[str, object]
 
-    def diff(self, other: "CatalogSnapshot") -> dict[str, tuple[object, object]]:
+    def diff(self, other: CatalogSnapshot) -> dict[str, tuple[object, object]]:
         """``{key: (self's definition or None, other's definition or None)}`` for every entry that differs."""
         keys = set(self.entries) | set(other.entries)
         return {

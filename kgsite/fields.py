@@ -51,13 +51,13 @@ class UTCDateTimeField(models.DateTimeField):
 
     def from_db_value(self, value, expression, connection):
         if isinstance(value, datetime.datetime) and timezone.is_naive(value):
-            return value.replace(tzinfo=datetime.timezone.utc)
+            return value.replace(tzinfo=datetime.UTC)
         return value
 
     def get_db_prep_value(self, value, connection, prepared=False):
         value = super().get_db_prep_value(value, connection, prepared)
         if isinstance(value, datetime.datetime) and timezone.is_aware(value):
-            return value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+            return value.astimezone(datetime.UTC).replace(tzinfo=None)
         return value
 
 

@@ -10,8 +10,8 @@ Without ``DATABASE_URL`` the embedded PostgreSQL server is started (or reused) o
 from __future__ import annotations
 
 import secrets
-from urllib.parse import unquote
 from pathlib import Path
+from urllib.parse import unquote
 
 import environ
 from django.core.exceptions import ImproperlyConfigured

@@ -22,7 +22,12 @@ from bench import database
 from bench.harness import Benchmark, Context, register
 from graph.models import Node, NodeAttribute
 from graph.services.generator import (
-    ATTRIBUTE_COLUMNS, NODE_COLUMNS, IdBase, copy_rows, graph_plan_build, table_rows,
+    ATTRIBUTE_COLUMNS,
+    NODE_COLUMNS,
+    IdBase,
+    copy_rows,
+    graph_plan_build,
+    table_rows,
 )
 
 ALIAS = "bench_scratch"

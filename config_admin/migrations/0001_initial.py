@@ -1,8 +1,9 @@
 # The spec's system_config and config_audit_log tables, exactly (spec layer).
 
 import django.utils.timezone
-import kgsite.fields
 from django.db import migrations, models
+
+import kgsite.fields
 
 
 class Migration(migrations.Migration):

@@ -31,9 +31,9 @@ INSERT INTO system_config (parameter_name, parameter_value, parameter_type, desc
 
 DEFAULT_PARAMETER_NAMES = ['vector_embedding_dimension', 'ivfflat_lists_nodes', 'ivfflat_lists_external_resources', 'vector_index_rebuild_threshold', 'vector_similarity_threshold', 'maintenance_work_mem', 'effective_cache_size', 'shared_buffers', 'work_mem', 'random_page_cost', 'inference_batch_size', 'confidence_threshold_cleanup', 'max_inference_age_days', 'parallel_workers', 'mv_refresh_interval_hours', 'mv_incremental_threshold']
 
-DELETE_SQL = "DELETE FROM system_config WHERE parameter_name IN (%s);" % ", ".join(
+DELETE_SQL = "DELETE FROM system_config WHERE parameter_name IN ({});".format(", ".join(
     f"'{name}'" for name in DEFAULT_PARAMETER_NAMES
-)
+))
 
 
 class Migration(migrations.Migration):

@@ -1,6 +1,8 @@
 # The spec's graph tables, exactly as rustygpt-tables.md defines them, with its indexes and CHECK/UNIQUE
 # constraints (spec layer: adopt_database records 0001-0003 as applied). Foreign keys: 0002. Views: 0003.
 
+from decimal import Decimal
+
 import django.contrib.postgres.indexes
 import django.contrib.postgres.operations
 import django.core.validators
@@ -8,13 +10,13 @@ import django.db.models.deletion
 import django.db.models.functions.text
 import django.utils.timezone
 import django_ltree.fields
-import kgsite.fields
-import kgsite.lookups  # noqa: F401  (registers __ne)
 import pgvector.django
 import pgvector.django.indexes
-from decimal import Decimal
 from django.conf import settings
 from django.db import migrations, models
+
+import kgsite.fields
+import kgsite.lookups  # noqa: F401  (registers __ne)
 
 
 class Migration(migrations.Migration):

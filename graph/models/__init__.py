@@ -5,7 +5,10 @@ from graph.models.references import Reference
 from graph.models.relationships import Relationship
 from graph.models.resources import ExternalResource, NodeResourceLink
 from graph.models.views import (
-    EmbeddingSimilarityCache, GraphConnectivityStats, NodeConfidenceCache, PopularEntityRanking,
+    EmbeddingSimilarityCache,
+    GraphConnectivityStats,
+    NodeConfidenceCache,
+    PopularEntityRanking,
     RelationshipStrengthMatrix,
 )
 

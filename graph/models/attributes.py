@@ -6,14 +6,19 @@ from django.db.models import F
 from django.db.models.functions import MD5
 
 from graph.models.common import (
-    created_at_field, created_by_field, metadata_field, node_fk, timestamp_now_field, unit_decimal,
+    created_at_field,
+    created_by_field,
+    metadata_field,
+    node_fk,
+    timestamp_now_field,
+    unit_decimal,
     unit_interval_check,
 )
 from kgsite.fields import SerialField
 
 
 class NodeAttributeQuerySet(models.QuerySet):
-    def matching(self, *, attribute_type: str, attribute_key: str, value: str) -> "NodeAttributeQuerySet":
+    def matching(self, *, attribute_type: str, attribute_key: str, value: str) -> NodeAttributeQuerySet:
         """Attributes with exactly this type, key and value, found through idx_node_attributes_composite."""
         return self.alias(value_md5=MD5("attribute_value")).filter(
             attribute_type=attribute_type, attribute_key=attribute_key, value_md5=MD5(models.Value(value)),

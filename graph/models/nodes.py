@@ -1,13 +1,18 @@
 from __future__ import annotations
 
+import django_ltree.lookups  # noqa: F401  (registers path__descendants, __ancestors, __match, ...)
 from django.contrib.postgres.indexes import GistIndex
 from django.db import models
-import django_ltree.lookups  # noqa: F401  (registers path__descendants, __ancestors, __match, ...)
 from django_ltree.fields import PathField
 from pgvector.django import IvfflatIndex
 
 from graph.models.common import (
-    created_at_field, created_by_field, metadata_field, timestamp_now_field, unit_decimal, unit_interval_check,
+    created_at_field,
+    created_by_field,
+    metadata_field,
+    timestamp_now_field,
+    unit_decimal,
+    unit_interval_check,
     updated_at_field,
 )
 from kgsite.fields import SerialField, Vector768Field

@@ -5,8 +5,14 @@ from django.db.models import F, Q
 
 import kgsite.lookups  # noqa: F401  (registers __ne)
 from graph.models.common import (
-    created_by_field, metadata_field, node_fk, timestamp_now_field, unit_decimal, unit_interval_check,
-    created_at_field, updated_at_field,
+    created_at_field,
+    created_by_field,
+    metadata_field,
+    node_fk,
+    timestamp_now_field,
+    unit_decimal,
+    unit_interval_check,
+    updated_at_field,
 )
 from kgsite.fields import SerialField, UTCDateTimeField
 

@@ -7,7 +7,12 @@ from pgvector.django import IvfflatIndex
 
 from graph.choices import CrawlStatus
 from graph.models.common import (
-    created_at_field, created_by_field, metadata_field, node_fk, unit_decimal, unit_interval_check,
+    created_at_field,
+    created_by_field,
+    metadata_field,
+    node_fk,
+    unit_decimal,
+    unit_interval_check,
     updated_at_field,
 )
 from kgsite.fields import SerialField, UTCDateTimeField, Vector768Field

@@ -15,7 +15,13 @@ from django.db import connections, models
 from config_admin.models import SystemConfig
 from graph.choices import QueueStatus
 from graph.models import (
-    ExternalResource, GraphConnectivityStats, InferenceQueueItem, Node, NodeAttribute, Reference, Relationship,
+    ExternalResource,
+    GraphConnectivityStats,
+    InferenceQueueItem,
+    Node,
+    NodeAttribute,
+    Reference,
+    Relationship,
 )
 from kgsite.db import EXACT_COUNT_CAP, RowCount, filtered_row_count, row_count
 

@@ -31,7 +31,6 @@ Everything happens in one transaction: a failure leaves the database as it was.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field

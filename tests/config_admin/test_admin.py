@@ -187,7 +187,7 @@ def test_superuser_applies_performance_settings_to_postgresql(client, superuser)
         text = " ".join(str(m) for m in response.context["messages"])
         assert "work_mem = 24MB" in text
         assert "must be restarted" in text and "shared_buffers = 512MB" in text
-        lines = {l.row.parameter_name: l for g in response.context["groups"] for l in g.lines}
+        lines = {line.row.parameter_name: line for group in response.context["groups"] for line in group.lines}
         assert lines["shared_buffers"].running.pending_restart
     finally:
         restore_auto_conf(PERFORMANCE, saved)

@@ -102,7 +102,9 @@ def test_service_write_is_audited_exactly_once_too(superuser):
 
 def test_a_parameter_cannot_be_renamed_even_with_sql():
     with pytest.raises(DatabaseError, match="RG-CFG-008"), transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("UPDATE system_config SET parameter_name = 'batch' WHERE parameter_name = 'inference_batch_size'")
+        cursor.execute(
+            "UPDATE system_config SET parameter_name = 'batch' WHERE parameter_name = 'inference_batch_size'"
+        )
     assert SystemConfig.objects.filter(parameter_name="inference_batch_size").exists()
 
 
@@ -226,8 +228,9 @@ else:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_second_process_sees_a_change():
-    from tests.scratch import BASE_DIR, database_url
     import os
+
+    from tests.scratch import BASE_DIR, database_url
 
     env = {**os.environ, "DATABASE_URL": database_url(connection.settings_dict["NAME"])}
     watcher = subprocess.Popen([sys.executable, str(BASE_DIR / "manage.py"), "shell", "--no-imports", "-c", WATCHER],

@@ -25,7 +25,8 @@ UPDATE system_config SET parameter_value = '200' WHERE parameter_name = 'inferen
 """
 
 DATA_SQL = """
-SELECT (SELECT string_agg(node_id || ':' || name || ':' || path::text || ':' || coalesce(parent_node_id, 0), ',' ORDER BY node_id) FROM nodes),
+SELECT (SELECT string_agg(node_id || ':' || name || ':' || path::text || ':' || coalesce(parent_node_id, 0), ','
+                          ORDER BY node_id) FROM nodes),
        (SELECT string_agg(attribute_value || ':' || confidence, ',') FROM node_attributes),
        (SELECT string_agg(source_node_id || '>' || target_node_id || ':' || strength, ',') FROM relationships),
        (SELECT count(*) FROM node_resource_links), (SELECT count(*) FROM reference_tracking),
@@ -85,7 +86,9 @@ def test_failed_adoption_changes_nothing():
         load_spec_sql(db)
         with connect(db, autocommit=True) as conn:
             # Two emails differing only in case: kgsite.0002's case-insensitive unique index cannot be built.
-            conn.execute("INSERT INTO users (email, password_hash) VALUES ('a@example.com', 'x'), ('A@example.com', 'y')")
+            conn.execute(
+                "INSERT INTO users (email, password_hash) VALUES ('a@example.com', 'x'), ('A@example.com', 'y')"
+            )
             before = snapshot(conn.cursor())
         result = manage(db, "adopt_database", check=False)
         assert result.returncode != 0

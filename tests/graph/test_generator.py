@@ -19,8 +19,16 @@ from django.db.models.functions import Length
 
 from graph.models import Node, NodeAttribute, Relationship
 from graph.services.generator import (
-    NODE_TYPES, TABLES, GraphNotEmptyError, IdBase, attribute_chunk, graph_generate, graph_plan_build,
-    node_embeddings, node_rows, plan_counts,
+    NODE_TYPES,
+    TABLES,
+    GraphNotEmptyError,
+    IdBase,
+    attribute_chunk,
+    graph_generate,
+    graph_plan_build,
+    node_embeddings,
+    node_rows,
+    plan_counts,
 )
 
 NODES = 2500

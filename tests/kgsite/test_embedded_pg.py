@@ -83,7 +83,7 @@ def test_pid_file_naming_another_live_program_is_recovered(data_dir, capfd):
     embedded_pg.stop_server(data_dir)
     pid_file = data_dir / "postmaster.pid"
     # A pid file whose pid is alive but is not a postgres (this test process): PostgreSQL alone would refuse.
-    lines = ["%d" % os.getpid(), str(data_dir), "0", "5432", str(data_dir), "", "0 0", "ready"]
+    lines = [str(os.getpid()), str(data_dir), "0", "5432", str(data_dir), "", "0 0", "ready"]
     pid_file.write_text("\n".join(lines) + "\n")
     capfd.readouterr()
     info = embedded_pg.ensure_server(data_dir)

@@ -8,7 +8,12 @@ from django.urls import NoReverseMatch, reverse
 
 from config_admin.models import SystemConfig
 from graph.models import (
-    ExternalResource, InferenceQueueItem, Node, NodeAttribute, Reference, Relationship,
+    ExternalResource,
+    InferenceQueueItem,
+    Node,
+    NodeAttribute,
+    Reference,
+    Relationship,
 )
 from graph.selectors import overview as overview_module
 from graph.selectors.overview import graph_overview

@@ -24,7 +24,7 @@ def test_user_lives_in_the_spec_table_with_a_hashed_password():
     assert password_hash.startswith("pbkdf2_sha256$") and "analytical" not in password_hash
     assert is_active is True
     assert created_at.tzinfo is None  # timestamp without time zone, as the spec says
-    assert abs(created_at.replace(tzinfo=datetime.timezone.utc) - user.created_at) < datetime.timedelta(seconds=5)
+    assert abs(created_at.replace(tzinfo=datetime.UTC) - user.created_at) < datetime.timedelta(seconds=5)
 
 
 def test_email_is_unique_without_regard_to_case():

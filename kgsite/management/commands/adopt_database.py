@@ -19,5 +19,6 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         rows = ", ".join(f"{table}: {count}" for table, count in report.rows_before.items())
         self.stdout.write(self.style.SUCCESS(
-            f"Adopted: recorded {len(report.recorded)} spec-layer migrations as applied and migrated. Rows kept: {rows}."
+            f"Adopted: recorded {len(report.recorded)} spec-layer migrations as applied and migrated. "
+            f"Rows kept: {rows}."
         ))

@@ -12,8 +12,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 from django.http.request import validate_host
 
-from graph.services.demo import demo_graph_load
 from graph.models import Node
+from graph.services.demo import demo_graph_load
 from graph.services.matviews import materialized_views_refresh
 from kgsite.db import capped_count
 from kgsite.services import admin_account_ensure
