@@ -13,8 +13,9 @@ from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
-from django.db import connection
+from django.db import connection, models
 from django.db.models import Q
+from django.urls import NoReverseMatch, reverse
 
 from kgsite.db import EstimatedCountPaginator
 from kgsite.models import User
@@ -58,6 +59,20 @@ def distinct_values_filter(field_name: str, title: str | None = None) -> type[ad
     DistinctValuesFilter.title = title or field_name.replace("_", " ")
     DistinctValuesFilter.__name__ = f"{field_name.title().replace('_', '')}DistinctFilter"
     return DistinctValuesFilter
+
+
+def admin_changelist_url(user, model: type[models.Model]) -> str | None:
+    """The admin changelist of ``model`` if ``user`` may view it and the model is registered, else None."""
+    if not user.is_staff:
+        return None
+    opts = model._meta
+    if not (user.has_perm(f"{opts.app_label}.view_{opts.model_name}")
+            or user.has_perm(f"{opts.app_label}.change_{opts.model_name}")):
+        return None
+    try:
+        return reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
+    except NoReverseMatch:  # not registered with the admin
+        return None
 
 
 class BigTableAdmin(admin.ModelAdmin):
