@@ -27,6 +27,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from kgsite.errors import DomainError
+
 SUPERUSER = "postgres"
 DEFAULT_DATABASE = "kgsite"
 SOCKET_PORT = 5432
@@ -49,8 +51,15 @@ _SERVER_SETTINGS = {
 }
 
 
-class EmbeddedServerError(RuntimeError):
+SERVER_NOT_STARTED = "RG-PG-001"  # PostgreSQL did not start or become ready (the message quotes its log)
+DATA_DIR_NOT_EMPTY = "RG-PG-002"  # KGSITE_DATA_DIR holds files but no cluster
+NOT_EMBEDDED = "RG-PG-003"  # asked about the embedded server while DATABASE_URL names another one
+
+
+class EmbeddedServerError(DomainError):
     """The embedded server could not be started; the message says why and where its log is."""
+
+    code = SERVER_NOT_STARTED
 
 
 @dataclass(frozen=True)
@@ -188,7 +197,8 @@ def _prepare_permissions(data_dir: Path, user: str | None) -> None:
     os.chown(data_dir, entry.pw_uid, entry.pw_gid)
 
 
-def _socket_dir(data_dir: Path) -> Path:
+def socket_dir(data_dir: Path) -> Path:
+    """Where the server on ``data_dir`` puts its socket: the data directory, or /tmp when that path is too long."""
     if len(str(data_dir / f".s.PGSQL.{SOCKET_PORT}")) <= _MAX_SOCKET_PATH:
         return data_dir
     digest = hashlib.sha256(str(data_dir).encode()).hexdigest()[:12]
@@ -205,7 +215,7 @@ def _initdb_if_needed(data_dir: Path) -> None:
     if any(data_dir.iterdir()):
         raise EmbeddedServerError(
             f"{data_dir} is not empty but holds no PostgreSQL cluster (no PG_VERSION). "
-            "Point KGSITE_DATA_DIR at an empty or missing directory."
+            "Point KGSITE_DATA_DIR at an empty or missing directory.", code=DATA_DIR_NOT_EMPTY,
         )
     _prepare_permissions(data_dir, user)
     print(f"kgsite: creating a PostgreSQL cluster in {data_dir}", file=sys.stderr)
@@ -214,7 +224,7 @@ def _initdb_if_needed(data_dir: Path) -> None:
         pgdata=data_dir, user=user,
     )
     conf = "".join(f"{key} = {value}\n" for key, value in _SERVER_SETTINGS.items())
-    conf += f"unix_socket_directories = '{_socket_dir(data_dir)}'\n"
+    conf += f"unix_socket_directories = '{socket_dir(data_dir)}'\n"
     (data_dir / "kgsite.conf").write_text("# written by kgsite.embedded_pg at initdb\n" + conf)
     with open(data_dir / "postgresql.conf", "a") as handle:
         handle.write("\ninclude_if_exists = 'kgsite.conf'\n")
@@ -265,16 +275,16 @@ def _start(data_dir: Path) -> ServerInfo:
 
     user = _run_as_user()
     _prepare_permissions(data_dir, user)
-    socket_dir = _socket_dir(data_dir)
-    socket_dir.mkdir(parents=True, exist_ok=True)
-    if user is not None and socket_dir != data_dir:
-        socket_dir.chmod(0o777)
+    sockets = socket_dir(data_dir)
+    sockets.mkdir(parents=True, exist_ok=True)
+    if user is not None and sockets != data_dir:
+        sockets.chmod(0o777)
     log = data_dir / "server.log"
     print(f"kgsite: starting PostgreSQL on {data_dir} (log: {log})", file=sys.stderr)
     try:
         pg_ctl(
             ["-w", "-t", str(_START_TIMEOUT_SECONDS), "-l", str(log),
-             "-o", f"-k {socket_dir} -p {SOCKET_PORT}", "start"],
+             "-o", f"-k {sockets} -p {SOCKET_PORT}", "start"],
             pgdata=data_dir, user=user, timeout=_START_TIMEOUT_SECONDS + 10,
         )
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:

@@ -4,7 +4,9 @@
 ``SECRET_KEY`` and ``ALLOWED_HOSTS``, turns DEBUG off and the secure-cookie/HSTS settings on. Development keeps a
 generated secret key in ``<data dir>/../secret_key`` so sessions survive restarts, and nothing secret is in code.
 
-Without ``DATABASE_URL`` the embedded PostgreSQL server is started (or reused) on ``KGSITE_DATA_DIR``.
+Without ``DATABASE_URL`` the embedded PostgreSQL server on ``KGSITE_DATA_DIR`` is used; it is started (or reused) on
+the first database connection, never by importing the settings (``kgsite/backends/embedded``). Production requires
+``DATABASE_URL``.
 """
 
 from __future__ import annotations
@@ -100,25 +102,32 @@ if env.str("DATABASE_URL", default=""):
     DATABASES = {"default": env.db("DATABASE_URL")}
     # postgres://user@%2Frun%2Fpostgresql/db names a socket directory; django-environ leaves it quoted.
     DATABASES["default"]["HOST"] = unquote(DATABASES["default"].get("HOST", ""))
-    EMBEDDED_POSTGRES = None
+    DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
+    KGSITE_EMBEDDED_POSTGRES = False
+elif PRODUCTION:
+    raise ImproperlyConfigured(
+        "DATABASE_URL must be set when KGSITE_MODE=production (e.g. postgres://kg:secret@db.internal:5432/kgsite); "
+        "the embedded PostgreSQL server is for development and demos only"
+    )
 else:
-    from kgsite.embedded_pg import ensure_server
+    # The embedded server starts on the first connection (kgsite/backends/embedded), not here: importing the
+    # settings must not run initdb or start a server.
+    from kgsite import embedded_pg
 
-    EMBEDDED_POSTGRES = ensure_server(KGSITE_DATA_DIR)
-    _params = EMBEDDED_POSTGRES.connection_params()
+    KGSITE_EMBEDDED_POSTGRES = True
     DATABASES = {
         "default": {
-            "ENGINE": "django.db.backends.postgresql",
-            "NAME": _params["dbname"],
-            "USER": _params["user"],
+            "ENGINE": "kgsite.backends.embedded",
+            "NAME": embedded_pg.DEFAULT_DATABASE,
+            "USER": embedded_pg.SUPERUSER,
             "PASSWORD": "",
-            "HOST": _params["host"],
-            "PORT": str(_params["port"]),
+            "HOST": str(embedded_pg.socket_dir(KGSITE_DATA_DIR)),
+            "PORT": str(embedded_pg.SOCKET_PORT),
+            "EMBEDDED": {"DATA_DIR": KGSITE_DATA_DIR, "DATABASE": embedded_pg.DEFAULT_DATABASE},
         }
     }
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
 # Lets parallel test runs on one server use separate test databases.
 DATABASES["default"]["TEST"] = {"NAME": env.str("KGSITE_TEST_DATABASE", default="") or None}
 

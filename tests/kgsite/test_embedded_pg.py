@@ -102,8 +102,8 @@ def test_a_non_empty_directory_that_is_not_a_cluster_is_refused(tmp_path):
 
 def test_long_data_dir_gets_a_short_socket_directory(tmp_path):
     deep = tmp_path.joinpath(*["a_rather_long_directory_name"] * 4, "pgdata")
-    assert embedded_pg._socket_dir(deep) != deep
-    assert len(str(embedded_pg._socket_dir(deep) / ".s.PGSQL.5432")) < 100
+    assert embedded_pg.socket_dir(deep) != deep
+    assert len(str(embedded_pg.socket_dir(deep) / ".s.PGSQL.5432")) < 100
 
 
 def test_embedded_pg_command_reports_the_server_in_use():
@@ -113,12 +113,13 @@ def test_embedded_pg_command_reports_the_server_in_use():
     from django.core.management import CommandError, call_command
 
     out = StringIO()
-    if settings.EMBEDDED_POSTGRES is None:  # DATABASE_URL is set: the command says so instead of guessing
-        with pytest.raises(CommandError, match="DATABASE_URL is set"):
+    if not settings.KGSITE_EMBEDDED_POSTGRES:  # DATABASE_URL is set: the command says so instead of guessing
+        with pytest.raises(CommandError, match="RG-PG-003: DATABASE_URL is set"):
             call_command("embedded_pg", "status", stdout=out)
     else:
+        info = embedded_pg.running_server(settings.KGSITE_DATA_DIR)
         call_command("embedded_pg", "status", stdout=out)
-        assert f"running: pid {settings.EMBEDDED_POSTGRES.pid}" in out.getvalue()
+        assert f"running: pid {info.pid}" in out.getvalue()
         out = StringIO()
         call_command("embedded_pg", "url", stdout=out)
         assert out.getvalue().startswith("postgresql://postgres@/")

@@ -1,18 +1,21 @@
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
 
 from kgsite import embedded_pg
+from kgsite.management.base import DomainCommand
 
 
-class Command(BaseCommand):
+class Command(DomainCommand):
     help = "Status, connection URL, or stop of the embedded PostgreSQL server (when DATABASE_URL is unset)."
 
     def add_arguments(self, parser):
         parser.add_argument("action", choices=["status", "url", "stop"])
 
     def handle(self, *args, action, **options):
-        if settings.EMBEDDED_POSTGRES is None:
-            raise CommandError("DATABASE_URL is set: kgsite is not using the embedded PostgreSQL server")
+        if not settings.KGSITE_EMBEDDED_POSTGRES:
+            raise embedded_pg.EmbeddedServerError(
+                "DATABASE_URL is set: kgsite is not using the embedded PostgreSQL server",
+                code=embedded_pg.NOT_EMBEDDED,
+            )
         data_dir = settings.KGSITE_DATA_DIR
         if action == "stop":
             stopped = embedded_pg.stop_server(data_dir)
@@ -22,6 +25,6 @@ class Command(BaseCommand):
         if info is None:
             self.stdout.write(f"not running (data: {data_dir})")
         elif action == "url":
-            self.stdout.write(info.url(settings.DATABASES["default"]["NAME"]))
+            self.stdout.write(info.url(settings.DATABASES["default"]["EMBEDDED"]["DATABASE"]))
         else:
             self.stdout.write(f"running: pid {info.pid}, data {data_dir}, socket {info.socket_dir}")

@@ -1,0 +1,1 @@
+"""The embedded PostgreSQL server as a Django database backend (``ENGINE = "kgsite.backends.embedded"``)."""
