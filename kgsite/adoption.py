@@ -16,6 +16,8 @@ from django.db import connections, transaction
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
 
+from kgsite.errors import DomainError
+
 SPEC_BASELINE = [
     ("kgsite", "0001_initial"),
     ("config_admin", "0001_initial"),
@@ -26,13 +28,15 @@ SPEC_BASELINE = [
 ]
 OUR_APPS = {"kgsite", "graph", "config_admin"}
 
+# Codes (docs/errors.md).
+ALREADY_MANAGED = "RG-ADOPT-001"  # kgsite's migrations are already recorded: migrate instead
+NOT_SPEC_SCHEMA = "RG-ADOPT-002"  # tables, columns or views of the spec's schema are missing
 
-class AdoptionError(Exception):
-    """The database cannot be adopted; ``code`` is a stable RG-ADOPT-... code."""
 
-    def __init__(self, code: str, message: str):
-        super().__init__(f"{code}: {message}")
-        self.code = code
+class AdoptionError(DomainError):
+    """The database cannot be adopted (``ALREADY_MANAGED`` or ``NOT_SPEC_SCHEMA``)."""
+
+    code = NOT_SPEC_SCHEMA
 
 
 @dataclass
@@ -80,16 +84,16 @@ def database_adopt(*, using: str = "default", verbosity: int = 1, stdout=None) -
         ours = sorted(f"{app}.{name}" for app, name in recorder.applied_migrations() if app in OUR_APPS)
         if ours:
             raise AdoptionError(
-                "RG-ADOPT-001",
                 f"this database is already managed by kgsite ({len(ours)} migrations applied); "
                 "run `python manage.py migrate` instead",
+                code=ALREADY_MANAGED, applied=len(ours),
             )
     missing = missing_spec_objects(using)
     if missing:
         raise AdoptionError(
-            "RG-ADOPT-002",
             "this database does not hold the spec's schema; missing: " + ", ".join(missing[:20])
             + (f" and {len(missing) - 20} more" if len(missing) > 20 else ""),
+            code=NOT_SPEC_SCHEMA, missing=missing,
         )
     report = AdoptionReport()
     with connection.cursor() as cursor:
