@@ -8,7 +8,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
 from graph.models import Node
-from kgsite.services import admin_account_ensure
+from kgsite.errors import BAD_OPTION_VALUE
+from kgsite.services import EMAIL_TAKEN, INVALID_EMAIL, PASSWORD_REFUSED, AccountError, admin_account_ensure
 
 pytestmark = pytest.mark.django_db
 
@@ -69,14 +70,14 @@ def test_existing_superuser_is_kept(superuser):
 
 def test_weak_env_password_is_refused(monkeypatch):
     monkeypatch.setenv("KGSITE_ADMIN_PASSWORD", "123")
-    with pytest.raises(CommandError, match="password is not accepted"):
+    with pytest.raises(CommandError, match=f"^{PASSWORD_REFUSED}: the admin password is not accepted"):
         run("--no-demo")
     assert not User.objects.exists()
 
 
 def test_email_of_ordinary_user_is_not_promoted(user, monkeypatch):
     monkeypatch.setenv("KGSITE_ADMIN_EMAIL", user.email.upper())
-    with pytest.raises(CommandError, match="already exists but is not an active superuser"):
+    with pytest.raises(CommandError, match=f"^{EMAIL_TAKEN}: .* already exists but is not an active superuser"):
         run("--no-demo")
     user.refresh_from_db()
     assert not user.is_superuser
@@ -85,17 +86,22 @@ def test_email_of_ordinary_user_is_not_promoted(user, monkeypatch):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--workers", "0"], "--workers must be at least 1"),
-        (["--workers", "-3"], "--workers must be at least 1"),
-        (["--workers", "two"], "invalid int value"),
+        (["--workers", "0"], "--workers must be a whole number from 1 to 64"),
+        (["--workers", "-3"], "--workers must be a whole number from 1 to 64"),
+        (["--workers", "65"], "--workers must be a whole number from 1 to 64"),
+        (["--workers", "two"], "--workers must be a whole number"),
+        (["--workers", "\u0663"], "--workers must be a whole number"),  # ٣: int() would take it
+        (["--workers", "9" * 5000], "--workers must be a whole number"),
         (["--bind", "localhost"], "--bind must be HOST:PORT"),
         (["--bind", "127.0.0.1:99999"], "--bind must be HOST:PORT"),
         (["--bind", "127.0.0.1:"], "--bind must be HOST:PORT"),
+        (["--bind", "127.0.0.1:8000\n"], "--bind must be HOST:PORT"),
+        (["--bind", "127.0.0.1:\u0663"], "--bind must be HOST:PORT"),
         (["--bind", "http://127.0.0.1:8000"], "--bind must be HOST:PORT"),
     ],
 )
 def test_bad_arguments(args, message):
-    with pytest.raises(CommandError, match=message) as excinfo:
+    with pytest.raises(CommandError, match=f"^{BAD_OPTION_VALUE}: {message}") as excinfo:
         run(*args)
     assert "\n" not in str(excinfo.value)
     assert not User.objects.exists()
@@ -107,5 +113,6 @@ def test_admin_account_ensure_directly():
     again, password_again, created_again = admin_account_ensure(email="other@example.com", password="x")
     assert (again, password_again, created_again) == (user, None, False)
     User.objects.all().update(is_active=False)  # an inactive superuser does not count
-    with pytest.raises(ValueError, match="not a valid email"):
+    with pytest.raises(AccountError, match="not a valid email") as excinfo:
         admin_account_ensure(email="not-an-email")
+    assert excinfo.value.code == INVALID_EMAIL

@@ -8,7 +8,6 @@ import sys
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 from django.http.request import validate_host
 
@@ -16,25 +15,39 @@ from graph.models import Node
 from graph.services.demo import demo_graph_load
 from graph.services.matviews import materialized_views_refresh
 from kgsite.db import capped_count
+from kgsite.errors import InvalidArgument
+from kgsite.management.base import DomainCommand
 from kgsite.services import admin_account_ensure
 
 DEFAULT_BIND = "127.0.0.1:8000"
 # Refresh the views after loading the demo only while the graph is this small (docs/schema.md: the spec's
 # mv_embedding_similarity_cache is quadratic in the number of embedded nodes).
 DEMO_REFRESH_LIMIT = 5_000
+MAX_WORKERS = 64
 _BIND_RE = re.compile(r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(?P<port>[0-9]{1,5})$")
 _WILDCARD_HOSTS = {"0.0.0.0": "127.0.0.1", "[::]": "[::1]"}
 
 
 def parse_bind(bind: str) -> tuple[str, int]:
-    match = _BIND_RE.match(bind)
+    match = _BIND_RE.fullmatch(bind)
     port = int(match["port"]) if match else 0
     if not match or not 1 <= port <= 65535:
-        raise CommandError(f"--bind must be HOST:PORT with a port from 1 to 65535, e.g. {DEFAULT_BIND}; got {bind!r}")
+        raise InvalidArgument(
+            f"--bind must be HOST:PORT with a port from 1 to 65535, e.g. {DEFAULT_BIND}; got {bind!r}", bind=bind
+        )
     return match["host"], port
 
 
-class Command(BaseCommand):
+def parse_workers(workers) -> int:
+    """The number of gunicorn workers: ASCII digits only (``int()`` would take ``٣``), 1 to ``MAX_WORKERS``."""
+    text = str(workers).strip()
+    if not (text.isascii() and text.isdigit() and len(text) <= 3 and 1 <= int(text) <= MAX_WORKERS):
+        raise InvalidArgument(f"--workers must be a whole number from 1 to {MAX_WORKERS}; got {workers!r}",
+                              workers=workers)
+    return int(text)
+
+
+class Command(DomainCommand):
     help = (
         "Set up and start the site: apply migrations, create a superuser if there is none, load the demo graph "
         "and run gunicorn."
@@ -43,25 +56,22 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--no-serve", action="store_true", help="Set up only; do not start gunicorn.")
         parser.add_argument("--bind", default=DEFAULT_BIND, help=f"HOST:PORT for gunicorn (default {DEFAULT_BIND}).")
-        parser.add_argument("--workers", type=int, default=2, help="Number of gunicorn workers (default 2).")
+        parser.add_argument("--workers", default="2",
+                            help=f"Number of gunicorn workers, 1 to {MAX_WORKERS} (default 2).")
         parser.add_argument("--no-demo", action="store_true", help="Do not load the demo graph.")
 
     def handle(self, *args, no_serve, bind, workers, no_demo, **options):
         host, port = parse_bind(bind)
-        if workers < 1:
-            raise CommandError(f"--workers must be at least 1; got {workers}")
+        workers = parse_workers(workers)
         verbosity = options["verbosity"]
 
         # Not stdout=self.stdout: wrapping it again would put each "OK" of migrate on a line of its own.
         call_command("migrate", interactive=False, verbosity=verbosity)
 
-        try:
-            admin, password, created = admin_account_ensure(
-                email=os.environ.get("KGSITE_ADMIN_EMAIL") or None,
-                password=os.environ.get("KGSITE_ADMIN_PASSWORD") or None,
-            )
-        except ValueError as exc:
-            raise CommandError(f"Cannot create the superuser: {exc}") from exc
+        admin, password, created = admin_account_ensure(
+            email=os.environ.get("KGSITE_ADMIN_EMAIL") or None,
+            password=os.environ.get("KGSITE_ADMIN_PASSWORD") or None,
+        )
         if not created:
             self.stdout.write(f"Superuser {admin.email} already exists; its password is unchanged.")
         elif password:
@@ -73,10 +83,7 @@ class Command(BaseCommand):
             ))
 
         if not no_demo:
-            try:
-                counts = demo_graph_load(user=admin)
-            except ValueError as exc:
-                raise CommandError(str(exc)) from exc
+            counts = demo_graph_load(user=admin)
             if counts["already_loaded"]:
                 self.stdout.write("Demo graph already loaded; nothing added.")
             else:
