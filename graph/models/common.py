@@ -59,8 +59,12 @@ def created_by_field() -> models.ForeignKey:
 
 
 def node_fk(*, related_name: str, null: bool = False, column: str = "node_id", **kwargs) -> models.ForeignKey:
-    """A foreign key to nodes. The constraint itself (ON DELETE CASCADE, spec name) is made by SQL migration."""
+    """A foreign key to nodes. The constraint itself (ON DELETE CASCADE, spec name) is made by SQL migration.
+
+    ``DO_NOTHING``: PostgreSQL cascades; Django must not load and delete the rows a second time in Python
+    (``kgsite.deletion`` counts them for the confirmation page instead).
+    """
     return models.ForeignKey(
-        "graph.Node", on_delete=models.CASCADE, null=null, blank=null, db_column=column,
+        "graph.Node", on_delete=models.DO_NOTHING, null=null, blank=null, db_column=column,
         db_constraint=False, db_index=False, related_name=related_name, **kwargs,
     )

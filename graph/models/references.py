@@ -9,7 +9,8 @@ from kgsite.fields import SerialField
 
 def _resource_fk(related_name: str, column: str) -> models.ForeignKey:
     return models.ForeignKey(
-        "graph.ExternalResource", on_delete=models.CASCADE, null=True, blank=True, db_column=column,
+        # DO_NOTHING: the database cascades (graph.0002); kgsite.deletion counts what it will remove.
+        "graph.ExternalResource", on_delete=models.DO_NOTHING, null=True, blank=True, db_column=column,
         db_constraint=False, db_index=False, related_name=related_name,
     )
 

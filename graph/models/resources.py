@@ -75,7 +75,8 @@ class NodeResourceLink(models.Model):
     link_id = SerialField(primary_key=True)
     node = node_fk(related_name="resource_links")
     resource = models.ForeignKey(
-        ExternalResource, on_delete=models.CASCADE, db_column="resource_id", db_constraint=False, db_index=False,
+        # DO_NOTHING: the database cascades (graph.0002); kgsite.deletion counts what it will remove.
+        ExternalResource, on_delete=models.DO_NOTHING, db_column="resource_id", db_constraint=False, db_index=False,
         related_name="node_links",
     )
     link_type = models.CharField(max_length=50, default="reference", db_default="reference", null=True, blank=True)
