@@ -5,7 +5,13 @@ import importlib
 import pytest
 from django.db import connection
 
+from tests.factories import UserFactory
+
 CONFIG_DEFAULTS = importlib.import_module("config_admin.migrations.0002_default_parameters")
+
+# Fixtures of pytest-django that give a test the database (any of them in a test's closure means it has one).
+DATABASE_FIXTURES = {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback",
+                     "live_server"}
 
 
 @pytest.fixture(autouse=True)
@@ -16,8 +22,10 @@ def migrated_data(request, settings):
     data included; the next test would otherwise find no configuration.
     """
     settings.KGSITE_CONFIG_CHECK_SECONDS = 0  # config_get compares versions on every call: tests see changes at once
-    if request.node.get_closest_marker("django_db") or "db" in request.fixturenames:
-        request.getfixturevalue("_django_db_helper")
+    if request.node.get_closest_marker("django_db") or DATABASE_FIXTURES & set(request.fixturenames):
+        # pytest-django's public ``db`` fixture opens the database the way the test asked for: inside a rolled-back
+        # transaction, or (``django_db(transaction=True)``, ``transactional_db``) with real commits and a flush.
+        request.getfixturevalue("db")
         with connection.cursor() as cursor:
             cursor.execute("SELECT count(*) FROM system_config")
             if cursor.fetchone()[0] == 0:
@@ -32,20 +40,18 @@ def migrated_data(request, settings):
 
 
 @pytest.fixture
-def user(django_user_model):
-    return django_user_model.objects.create_user(email="curator@example.com", password="s3cret-pass-123")
+def user(db):
+    return UserFactory(email="curator@example.com")
 
 
 @pytest.fixture
-def staff_user(django_user_model):
-    return django_user_model.objects.create_user(
-        email="staff@example.com", password="s3cret-pass-123", is_staff=True
-    )
+def staff_user(db):
+    return UserFactory(email="staff@example.com", staff=True)
 
 
 @pytest.fixture
-def superuser(django_user_model):
-    return django_user_model.objects.create_superuser(email="admin@example.com", password="s3cret-pass-123")
+def superuser(db):
+    return UserFactory(email="admin@example.com", superuser=True)
 
 
 @pytest.fixture
