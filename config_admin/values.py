@@ -15,12 +15,7 @@ from dataclasses import dataclass
 from config_admin.choices import ParameterType
 from kgsite.errors import DomainError
 
-
-class ConfigError(DomainError):
-    code = "RG-CFG-000"
-
-
-# Stable error codes (docs/configuration.md).
+# Stable error codes (docs/configuration.md, docs/errors.md).
 UNKNOWN_PARAMETER = "RG-CFG-001"
 WRONG_TYPE = "RG-CFG-002"
 OUT_OF_RANGE = "RG-CFG-003"
@@ -28,13 +23,19 @@ EMPTY_VALUE = "RG-CFG-004"
 BAD_UNIT = "RG-CFG-005"
 NOT_FINITE = "RG-CFG-006"
 BAD_IMPORT_FILE = "RG-CFG-007"
-FORBIDDEN_CHANGE = "RG-CFG-008"
+FORBIDDEN_CHANGE = "RG-CFG-008"  # never allowed: renaming a parameter, deleting one of the spec's defaults
 POSTGRES_APPLY_REFUSED = "RG-CFG-009"
 
+
+class ConfigError(DomainError):
+    """A configuration refusal; every raise site passes one of the codes above (``code=...``)."""
+
+
 MEMORY_UNITS = {"B": 1, "kB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
-_MEMORY_RE = re.compile(r"^(?P<number>\d{1,15})\s*(?P<unit>B|kB|MB|GB|TB)$")
-_INTEGER_RE = re.compile(r"^[+-]?\d{1,18}$")
-_FLOAT_RE = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,4})?$")
+# re.ASCII: \d would also match other scripts' digits (٣), which int() accepts but PostgreSQL does not.
+_MEMORY_RE = re.compile(r"^(?P<number>\d{1,15})\s*(?P<unit>B|kB|MB|GB|TB)$", re.ASCII)
+_INTEGER_RE = re.compile(r"^[+-]?\d{1,18}$", re.ASCII)
+_FLOAT_RE = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,4})?$", re.ASCII)
 TRUE_WORDS = frozenset({"true", "t", "yes", "y", "on", "1"})
 FALSE_WORDS = frozenset({"false", "f", "no", "n", "off", "0"})
 MAX_TEXT_LENGTH = 10_000

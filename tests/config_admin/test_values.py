@@ -64,6 +64,14 @@ def test_good_values_are_stored_canonically(rule, raw, stored, typed):
     (BOOLEAN, "maybe", "RG-CFG-002"),
     (TEXT, "", "RG-CFG-004"),
     (TEXT, "a\x00b", "RG-CFG-002"),
+    # Digits of other scripts: int() and float() take them, PostgreSQL does not.
+    (INTEGER, "\u0663\u0660\u0660", "RG-CFG-002"),  # ٣٠٠
+    (FLOAT, "\u0660.\u0665", "RG-CFG-002"),  # ٠.٥
+    (MEMORY, "\u0663\u0660\u0660MB", "RG-CFG-005"),
+    (MEMORY, "\uff13\uff10\uff10MB", "RG-CFG-005"),  # fullwidth ３００
+    (INTEGER, "9" * 5000, "RG-CFG-002"),
+    (FLOAT, "9" * 5000, "RG-CFG-006"),
+    (INTEGER, "1\x00", "RG-CFG-002"),
 ])
 def test_bad_values_are_refused_with_a_code_naming_parameter_value_and_range(rule, raw, code):
     with pytest.raises(ConfigError) as excinfo:
