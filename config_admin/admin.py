@@ -4,33 +4,40 @@
   when the value differs from its default, a "restart required" mark, and for the performance category the value
   PostgreSQL is running with.
 * Edit (validated, with an optional reason), reset to default and history (from config_audit_log) per parameter;
-  superusers can apply the performance parameters to PostgreSQL (ALTER SYSTEM + reload).
-* Every write goes through ``config_admin.services.config_set``; parameters are added by migrations, never here,
-  cannot be renamed, and the spec's defaults cannot be deleted.
+  users with the permission ``apply_postgres_settings`` can apply the performance parameters to PostgreSQL
+  (ALTER SYSTEM + reload).
+* Every write goes through ``config_admin.services`` (``config_set``, ``config_reset``, ``config_delete``,
+  ``postgres_settings_apply``), which enforce the rules and permissions; this module only asks the same rules
+  to decide which buttons to show. Parameters are added by migrations, never here, cannot be renamed, and the
+  spec's defaults cannot be deleted. A ``PermissionRefused`` from a service is a 403, like Django's own checks.
 """
 
 from __future__ import annotations
+
+from contextlib import contextmanager
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpResponseNotAllowed, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from config_admin import selectors, services
-from config_admin.models import ConfigAuditLog, ConfigVersion, SystemConfig
+from config_admin.models import ConfigAuditLog, SystemConfig
 from config_admin.values import ConfigError, ParameterRule, parse_value
 from kgsite.admin import ReadOnlyAdmin
+from kgsite.errors import PermissionRefused
 
-SPEC_DEFAULT_PARAMETERS = frozenset({
-    "vector_embedding_dimension", "ivfflat_lists_nodes", "ivfflat_lists_external_resources",
-    "vector_index_rebuild_threshold", "vector_similarity_threshold", "maintenance_work_mem", "effective_cache_size",
-    "shared_buffers", "work_mem", "random_page_cost", "inference_batch_size", "confidence_threshold_cleanup",
-    "max_inference_age_days", "parallel_workers", "mv_refresh_interval_hours", "mv_incremental_threshold",
-})
+
+@contextmanager
+def refusal_is_forbidden():
+    """A service's ``PermissionRefused`` answers 403, as when the admin's own permission checks refuse."""
+    try:
+        yield
+    except PermissionRefused as exc:
+        raise PermissionDenied(str(exc)) from exc
 
 
 class ParameterValueForm(forms.ModelForm):
@@ -71,16 +78,25 @@ class SystemConfigAdmin(admin.ModelAdmin):
         return False  # parameters are added by migrations (docs/configuration.md)
 
     def has_delete_permission(self, request, obj=None):
-        if obj is not None and obj.parameter_name in SPEC_DEFAULT_PARAMETERS:
+        if obj is not None and services.config_deletion_refusal(obj.parameter_name):
             return False
         return super().has_delete_permission(request, obj)
 
     def get_actions(self, request):
-        return {}  # "delete selected" would bypass the per-parameter rule above
+        return {}  # "delete selected" would ask the per-parameter rule above once for the whole selection
 
     def save_model(self, request, obj, form, change):
-        services.config_set(name=obj.parameter_name, value=form.cleaned_data["parameter_value"], user=request.user,
-                            reason=form.cleaned_data.get("reason"))
+        with refusal_is_forbidden():
+            services.config_set(name=obj.parameter_name, value=form.cleaned_data["parameter_value"],
+                                user=request.user, reason=form.cleaned_data.get("reason"))
+
+    def delete_model(self, request, obj):
+        with refusal_is_forbidden():
+            services.config_delete(name=obj.parameter_name, user=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_model(request, obj)
 
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
@@ -92,22 +108,26 @@ class SystemConfigAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
+    def _get_object_or_404(self, request, object_id):
+        row = self.get_object(request, object_id)
+        if row is None:
+            raise Http404(f"No configuration parameter with id {object_id}")
+        return row
+
     def changelist_view(self, request, extra_context=None):
         if not self.has_view_or_change_permission(request):
             raise PermissionDenied
         category = request.GET.get("category") or None
-        groups = selectors.parameters_overview(category=category)
-        categories = SystemConfig.objects.order_by("category").values_list("category", flat=True).distinct()
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "title": "System configuration",
-            "groups": groups,
-            "categories": list(categories),
+            "groups": selectors.parameters_overview(category=category),
+            "categories": selectors.config_categories(),
             "selected_category": category,
             "can_change": self.has_change_permission(request),
-            "can_apply_postgres": request.user.is_superuser,
-            "version": ConfigVersion.objects.filter(pk=1).values_list("version", flat=True).first(),
+            "can_apply_postgres": request.user.has_perm(services.APPLY_POSTGRES_PERMISSION),
+            "version": selectors.config_version_current(),
             **(extra_context or {}),
         }
         return TemplateResponse(request, "admin/config_admin/systemconfig/overview.html", context)
@@ -115,11 +135,12 @@ class SystemConfigAdmin(admin.ModelAdmin):
     def reset_view(self, request, object_id):
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        row = get_object_or_404(SystemConfig, pk=object_id)
+        row = self._get_object_or_404(request, object_id)
         if not self.has_change_permission(request, row):
             raise PermissionDenied
         try:
-            services.config_reset(name=row.parameter_name, user=request.user, reason=request.POST.get("reason"))
+            with refusal_is_forbidden():
+                services.config_reset(name=row.parameter_name, user=request.user, reason=request.POST.get("reason"))
         except ConfigError as exc:
             self.message_user(request, str(exc), messages.ERROR)
         else:
@@ -130,10 +151,9 @@ class SystemConfigAdmin(admin.ModelAdmin):
     def apply_postgres_view(self, request):
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        if not request.user.is_superuser:
-            raise PermissionDenied
         try:
-            results = services.postgres_settings_apply()
+            with refusal_is_forbidden():
+                results = services.postgres_settings_apply(user=request.user)
         except ConfigError as exc:
             self.message_user(request, str(exc), messages.ERROR)
         else:
@@ -147,11 +167,10 @@ class SystemConfigAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(reverse("admin:config_admin_systemconfig_changelist"))
 
     def history_view(self, request, object_id, extra_context=None):
-        row = get_object_or_404(SystemConfig, pk=object_id)
+        row = self._get_object_or_404(request, object_id)
         if not self.has_view_or_change_permission(request, row):
             raise PermissionDenied
-        entries = ConfigAuditLog.objects.filter(parameter_name=row.parameter_name).order_by("-updated_at", "-log_id")
-        page = Paginator(entries, 100).get_page(request.GET.get("p"))
+        page = Paginator(selectors.config_audit_entries(name=row.parameter_name), 100).get_page(request.GET.get("p"))
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,

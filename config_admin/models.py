@@ -9,6 +9,15 @@ from django.utils import timezone
 from config_admin.choices import ParameterType
 from kgsite.fields import Now, SerialField, UTCDateTimeField
 
+# The spec's 16 default parameters (migration config_admin.0002). Code reads them; they are never deleted
+# (config_admin.services.config_deletion_refusal).
+SPEC_DEFAULT_PARAMETERS = frozenset({
+    "vector_embedding_dimension", "ivfflat_lists_nodes", "ivfflat_lists_external_resources",
+    "vector_index_rebuild_threshold", "vector_similarity_threshold", "maintenance_work_mem", "effective_cache_size",
+    "shared_buffers", "work_mem", "random_page_cost", "inference_batch_size", "confidence_threshold_cleanup",
+    "max_inference_age_days", "parallel_workers", "mv_refresh_interval_hours", "mv_incremental_threshold",
+})
+
 
 class SystemConfig(models.Model):
     config_id = SerialField(primary_key=True)
@@ -29,6 +38,9 @@ class SystemConfig(models.Model):
         db_table = "system_config"
         verbose_name = "configuration parameter"
         ordering = ["category", "parameter_name"]
+        permissions = [
+            ("apply_postgres_settings", "Can apply configuration to PostgreSQL (ALTER SYSTEM)"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["parameter_name"], name="system_config_parameter_name_key",

@@ -18,7 +18,7 @@ import psycopg
 from django.conf import settings
 from django.db import connection
 
-from config_admin.models import ConfigVersion, SystemConfig
+from config_admin.models import ConfigAuditLog, ConfigVersion, SystemConfig
 from config_admin.values import (
     UNKNOWN_PARAMETER,
     ConfigError,
@@ -43,7 +43,8 @@ def _check_seconds() -> float:
     return float(getattr(settings, "KGSITE_CONFIG_CHECK_SECONDS", 1.0))
 
 
-def _database_version() -> int | None:
+def config_version_current() -> int | None:
+    """The database's ``config_version`` (None before migration config_admin.0003 made its row)."""
     return ConfigVersion.objects.filter(pk=1).values_list("version", flat=True).first()
 
 
@@ -63,7 +64,7 @@ def config_get(name: str):
     now = time.monotonic()
     with _lock:
         if now - _cache["checked_at"] >= _check_seconds():
-            version = _database_version()
+            version = config_version_current()
             if version is None or version != _cache["version"]:
                 _cache["values"] = _load_values()
                 _cache["version"] = version
@@ -151,7 +152,18 @@ def changed_since_server_start() -> set[str]:
         return {name for (name,) in cursor.fetchall()}
 
 
+def config_categories() -> list[str]:
+    return list(SystemConfig.objects.order_by("category").values_list("category", flat=True).distinct())
+
+
+def config_audit_entries(*, name: str):
+    """The audit log of one parameter, newest first (a queryset: the caller paginates)."""
+    return ConfigAuditLog.objects.filter(parameter_name=name).order_by("-updated_at", "-log_id")
+
+
 def parameters_overview(*, category: str | None = None) -> list[CategoryGroup]:
+    if category and "\x00" in category:  # PostgreSQL text cannot hold NUL: no category has it
+        return []
     rows = SystemConfig.objects.order_by("category", "parameter_name")
     if category:
         rows = rows.filter(category=category)

@@ -5,6 +5,12 @@ tells the database who acts and why (transaction-local settings ``kgsite.actor``
 the row. The database triggers (migration config_admin.0003) stamp ``updated_at``/``updated_by``, write the single
 ``config_audit_log`` row and bump ``config_version`` in the same transaction, so the admin, the commands, other
 code and plain SQL are audited alike and no change is logged twice.
+
+The rules live here too, so that the admin, the commands and any later page or API obey the same ones: with a
+``user``, a service checks that user's Django permission (``change_systemconfig`` to change values,
+``delete_systemconfig`` to delete a parameter, ``apply_postgres_settings`` to run ALTER SYSTEM); without one
+(``user=None``: commands, workers) the caller is trusted. The spec's default parameters are never deleted,
+whoever asks (``config_deletion_refusal``).
 """
 
 from __future__ import annotations
@@ -18,18 +24,24 @@ from django.utils import timezone
 from psycopg import sql
 
 from config_admin import selectors
-from config_admin.models import SystemConfig
+from config_admin.models import SPEC_DEFAULT_PARAMETERS, SystemConfig
 from config_admin.values import (
     BAD_IMPORT_FILE,
+    FORBIDDEN_CHANGE,
     POSTGRES_APPLY_REFUSED,
     UNKNOWN_PARAMETER,
     ConfigError,
     ParameterRule,
     parse_value,
 )
+from kgsite.errors import require_permission
 
 EXPORT_FORMAT = "kgsite-config"
 EXPORT_VERSION = 1
+
+CHANGE_PERMISSION = "config_admin.change_systemconfig"
+DELETE_PERMISSION = "config_admin.delete_systemconfig"
+APPLY_POSTGRES_PERMISSION = "config_admin.apply_postgres_settings"
 
 
 def actor_label(user=None, *, command: bool = False) -> str:
@@ -44,11 +56,17 @@ def actor_label(user=None, *, command: bool = False) -> str:
     return "system"
 
 
+def _unknown_parameter(name: str) -> ConfigError:
+    return ConfigError(f"there is no parameter named {name!r}", code=UNKNOWN_PARAMETER, parameter=name)
+
+
 def _locked_row(name: str) -> SystemConfig:
+    if "\x00" in name:  # PostgreSQL text cannot hold NUL, so no parameter is named so (and the query would fail)
+        raise _unknown_parameter(name)
     try:
         return SystemConfig.objects.select_for_update().get(parameter_name=name)
     except SystemConfig.DoesNotExist:
-        raise ConfigError(f"there is no parameter named {name!r}", code=UNKNOWN_PARAMETER, parameter=name) from None
+        raise _unknown_parameter(name) from None
 
 
 def _say_who_and_why(actor: str, reason: str | None) -> None:
@@ -61,6 +79,7 @@ def _say_who_and_why(actor: str, reason: str | None) -> None:
 
 def config_set(*, name: str, value, user=None, actor: str | None = None, reason: str | None = None) -> SystemConfig:
     """Validate and store ``value`` for parameter ``name``; one audit row if the value changes, none if not."""
+    require_permission(user, CHANGE_PERMISSION, "change the configuration")
     with transaction.atomic():
         row = _locked_row(name)
         canonical, _typed = parse_value(ParameterRule.of(row), value)
@@ -75,10 +94,32 @@ def config_set(*, name: str, value, user=None, actor: str | None = None, reason:
 
 def config_reset(*, name: str, user=None, actor: str | None = None, reason: str | None = None) -> SystemConfig:
     """Set ``name`` back to its ``default_value`` (audited like any change)."""
+    require_permission(user, CHANGE_PERMISSION, "change the configuration")
     with transaction.atomic():
         row = _locked_row(name)
         return config_set(name=name, value=row.default_value, user=user, actor=actor,
                           reason=reason or "reset to default")
+
+
+def config_deletion_refusal(name: str) -> str | None:
+    """Why parameter ``name`` may never be deleted, or None. The admin hides its delete button by this rule."""
+    if name in SPEC_DEFAULT_PARAMETERS:
+        return f"{name} is one of the spec's default parameters: code reads it, so it cannot be deleted"
+    return None
+
+
+def config_delete(*, name: str, user=None) -> None:
+    """Delete parameter ``name`` (one added by a migration that is not the spec's). Not audited: the spec's
+    ``config_audit_log.new_value`` is NOT NULL, so a deletion has no row shape there (docs/configuration.md).
+    """
+    require_permission(user, DELETE_PERMISSION, "delete configuration parameters")
+    refusal = config_deletion_refusal(name)
+    if refusal:
+        raise ConfigError(refusal, code=FORBIDDEN_CHANGE, parameter=name)
+    with transaction.atomic():
+        row = _locked_row(name)
+        row.delete()
+        transaction.on_commit(selectors.config_cache_clear)
 
 
 def config_export_data() -> dict:
@@ -109,6 +150,8 @@ def _import_pairs(data) -> list[tuple[str, object]]:
         if not isinstance(item, dict) or not isinstance(item.get("name"), str) or "value" not in item:
             raise ConfigError(f"parameters[{index}] must be an object with \"name\" and \"value\"",
                               code=BAD_IMPORT_FILE)
+        if "\x00" in item["name"]:
+            raise ConfigError(f"parameters[{index}]: a name cannot contain a NUL character", code=BAD_IMPORT_FILE)
         if item["name"] in seen:
             raise ConfigError(f"parameters[{index}]: {item['name']!r} appears twice", code=BAD_IMPORT_FILE)
         seen.add(item["name"])
@@ -127,11 +170,12 @@ def config_import(*, data, user=None, actor: str | None = None, reason: str | No
 
     Returns the names whose value changed. Any bad entry refuses the whole file (nothing is written).
     """
+    require_permission(user, CHANGE_PERMISSION, "change the configuration")
     pairs = _import_pairs(data)
     rows = {row.parameter_name: row for row in SystemConfig.objects.filter(parameter_name__in=[n for n, _ in pairs])}
     for name, value in pairs:
         if name not in rows:
-            raise ConfigError(f"there is no parameter named {name!r}", code=UNKNOWN_PARAMETER, parameter=name)
+            raise _unknown_parameter(name)
         parse_value(ParameterRule.of(rows[name]), value)
     changed = []
     with transaction.atomic():
@@ -144,6 +188,9 @@ def config_import(*, data, user=None, actor: str | None = None, reason: str | No
 
 
 def config_import_file(*, path: str, user=None, actor: str | None = None, reason: str | None = None) -> list[str]:
+    require_permission(user, CHANGE_PERMISSION, "change the configuration")
+    if "\x00" in path:
+        raise ConfigError(f"cannot read {path!r}: a file name cannot contain a NUL character", code=BAD_IMPORT_FILE)
     try:
         with open(path, encoding="utf-8") as handle:
             data = json.load(handle)
@@ -164,13 +211,25 @@ class PostgresApplyResult:
     pending_restart: bool
 
 
-def postgres_settings_apply(*, names: list[str] | None = None) -> list[PostgresApplyResult]:
+def postgres_settings_apply(*, user=None, names: list[str] | None = None) -> list[PostgresApplyResult]:
     """``ALTER SYSTEM SET`` the stored values of PostgreSQL parameters (category ``performance``), then reload.
 
-    Parameters needing a restart are reported ``pending_restart``. ALTER SYSTEM cannot run in a transaction and
-    needs a superuser (or ``GRANT ALTER SYSTEM ON PARAMETER``); a refusal is a ConfigError, not a crash.
+    ``names`` limits it to those parameters (each must be one PostgreSQL runs with, or ``UNKNOWN_PARAMETER``).
+    A ``user`` needs the permission ``config_admin.apply_postgres_settings``. Parameters needing a restart are
+    reported ``pending_restart``. ALTER SYSTEM cannot run in a transaction and needs a database superuser (or
+    ``GRANT ALTER SYSTEM ON PARAMETER``); a refusal is a ConfigError (``POSTGRES_APPLY_REFUSED``), not a crash.
     """
-    rows = [row for row in selectors.postgres_backed_parameters() if names is None or row.parameter_name in names]
+    require_permission(user, APPLY_POSTGRES_PERMISSION, "apply the configuration to PostgreSQL")
+    backed = selectors.postgres_backed_parameters()
+    if names is not None:
+        known = {row.parameter_name for row in backed}
+        for name in names:
+            if name not in known:
+                raise ConfigError(
+                    f"{name!r} is not a parameter PostgreSQL runs with (those are: {', '.join(sorted(known))})",
+                    code=UNKNOWN_PARAMETER, parameter=name,
+                )
+    rows = [row for row in backed if names is None or row.parameter_name in names]
     if connection.in_atomic_block:
         raise ConfigError("PostgreSQL settings cannot be applied inside a transaction", code=POSTGRES_APPLY_REFUSED)
     try:

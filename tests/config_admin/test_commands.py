@@ -92,3 +92,22 @@ def test_exit_codes_in_a_real_process():
     assert bad.returncode != 0
     assert bad.stderr.strip().count("\n") == 0 and "RG-CFG-003" in bad.stderr and "Traceback" not in bad.stderr
     assert run("get", "parallel_workers").stdout.strip() == "3"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_apply_postgres_runs_as_a_system_caller():
+    from tests.config_admin.test_admin import auto_conf_settings, restore_auto_conf
+
+    saved = auto_conf_settings(["work_mem"])
+    try:
+        config("set", "work_mem", "24MB")
+        assert config("apply-postgres", "work_mem").strip() == (
+            "work_mem = 24MB (running; PostgreSQL runs with 24MB)")
+    finally:
+        restore_auto_conf(["work_mem"], saved)
+
+
+@pytest.mark.parametrize("args", [("apply-postgres", "nope"), ("apply-postgres", "inference_batch_size")])
+def test_apply_postgres_refuses_unknown_names(args):
+    with pytest.raises(CommandError, match="^RG-CFG-001: "):
+        config(*args)

@@ -1,6 +1,8 @@
-"""``manage.py config list|get|set|reset|export|import``: the configuration from the command line.
+"""``manage.py config list|get|set|reset|export|import|apply-postgres``: the configuration from the command line.
 
-Exit code 0 on success; on bad input a one-line ``RG-CFG-...`` error and exit code 1, nothing written.
+Exit code 0 on success; on bad input one line ``RG-CFG-...: message`` on stderr and exit code 1, nothing written
+(``kgsite.management.base.DomainCommand``); arguments that do not parse give ``RG-CMD-001`` and exit code 2.
+The command is a trusted system caller: the services check no Django permission for it.
 """
 
 from __future__ import annotations
@@ -8,17 +10,18 @@ from __future__ import annotations
 import json
 import sys
 
-from django.core.management.base import BaseCommand, CommandError
-
 from config_admin import selectors, services
-from config_admin.values import ConfigError
+from config_admin.values import BAD_IMPORT_FILE, UNKNOWN_PARAMETER, ConfigError
+from kgsite.management.base import DomainCommand
+
+ACTIONS = ("list", "get", "set", "reset", "export", "import", "apply-postgres")
 
 
-class Command(BaseCommand):
+class Command(DomainCommand):
     help = "Read and change system configuration (typed, validated, audited)."
 
     def add_arguments(self, parser):
-        sub = parser.add_subparsers(dest="action", required=True, metavar="{list,get,set,reset,export,import}")
+        sub = parser.add_subparsers(dest="action", required=True, metavar="{" + ",".join(ACTIONS) + "}")
         listing = sub.add_parser("list", help="Parameters with value, default and range.")
         listing.add_argument("--category", help="Only this category.")
         get = sub.add_parser("get", help="Print one parameter's value.")
@@ -35,18 +38,20 @@ class Command(BaseCommand):
         import_ = sub.add_parser("import", help="Apply a JSON file made by export: all or nothing.")
         import_.add_argument("file")
         import_.add_argument("--reason")
+        apply = sub.add_parser(
+            "apply-postgres",
+            help="ALTER SYSTEM the stored performance parameters (or only NAME ...) and reload PostgreSQL's "
+                 "configuration; needs a database role allowed to run ALTER SYSTEM.",
+        )
+        apply.add_argument("names", nargs="*", metavar="NAME")
 
     def handle(self, *args, action, **options):
-        actor = services.actor_label(command=True)
-        try:
-            getattr(self, f"do_{action}")(actor=actor, **options)
-        except ConfigError as exc:
-            raise CommandError(str(exc)) from exc
+        getattr(self, "do_" + action.replace("-", "_"))(actor=services.actor_label(command=True), **options)
 
     def do_list(self, *, category=None, **_):
         groups = selectors.parameters_overview(category=category)
         if not groups:
-            raise ConfigError(f"no parameters in category {category!r}", code="RG-CFG-001")
+            raise ConfigError(f"no parameters in category {category!r}", code=UNKNOWN_PARAMETER)
         for group in groups:
             self.stdout.write(f"[{group.category}]")
             for line in group.lines:
@@ -74,23 +79,31 @@ class Command(BaseCommand):
         if file == "-":
             self.stdout.write(text, ending="")
             return
+        if "\x00" in file:
+            raise ConfigError(f"cannot write {file!r}: a file name cannot contain a NUL character",
+                              code=BAD_IMPORT_FILE)
         try:
             with open(file, "w", encoding="utf-8") as handle:
                 handle.write(text)
         except OSError as exc:
-            raise ConfigError(f"cannot write {file}: {exc.strerror}", code="RG-CFG-007") from exc
+            raise ConfigError(f"cannot write {file}: {exc.strerror}", code=BAD_IMPORT_FILE) from exc
         self.stdout.write(f"exported {len(data['parameters'])} parameters to {file}")
 
     def do_import(self, *, file, reason=None, actor, **_):
         if file == "-":
             try:
                 data = json.load(sys.stdin)
-            except json.JSONDecodeError as exc:
-                raise ConfigError(f"standard input is not valid JSON: {exc}", code="RG-CFG-007") from exc
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise ConfigError(f"standard input is not valid JSON: {exc}", code=BAD_IMPORT_FILE) from exc
             changed = services.config_import(data=data, actor=actor, reason=reason)
         else:
             changed = services.config_import_file(path=file, actor=actor, reason=reason)
         self.stdout.write(f"imported: {len(changed)} changed" + (f" ({', '.join(changed)})" if changed else ""))
+
+    def do_apply_postgres(self, *, names, **_):
+        for result in services.postgres_settings_apply(names=names or None):
+            state = "pending restart" if result.pending_restart else "running"
+            self.stdout.write(f"{result.name} = {result.value} ({state}; PostgreSQL runs with {result.running})")
 
 
 def _display(value):
