@@ -11,7 +11,14 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from graph.models import ExternalResource, Node, NodeAttribute, Reference, Relationship
+from graph.models import Node, NodeAttribute, NodeConfidenceCache, Reference, Relationship
+from tests.factories import (
+    ExternalResourceFactory,
+    NodeAttributeFactory,
+    NodeFactory,
+    ReferenceFactory,
+    RelationshipFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +35,7 @@ def empty_inlines(**extra):
 
 
 def node_form(**overrides):
-    data = {"name": "Grace Hopper", "node_type": "person", "path": "people.grace_hopper", "parent_node": "",
+    data = {"name": "Grace Hopper", "node_type": "person", "path": "grace_hopper", "parent_node": "",
             "source": "manual", "confidence_score": "0.5", "metadata": "{}", "embedding": ""}
     data.update(overrides)
     return empty_inlines(**data)
@@ -36,16 +43,17 @@ def node_form(**overrides):
 
 @pytest.fixture
 def nodes(superuser):
-    return [Node.objects.create(name=f"node {i}", node_type="concept", created_by=superuser) for i in range(3)]
+    """Three root nodes named "node 0" to "node 2"."""
+    return [NodeFactory(name=f"node {index}", node_type="concept", created_by=superuser) for index in range(3)]
 
 
 @pytest.fixture
-def populated(nodes, superuser):
-    a, b, c = nodes
-    NodeAttribute.objects.create(node=a, attribute_type="fact", attribute_key="colour", attribute_value="red")
-    Relationship.objects.create(source_node=a, target_node=b, relationship_type="related_to")
-    resource = ExternalResource.objects.create(url="https://example.org/doc", title="Doc")
-    Reference.objects.create(source_node=a, target_resource=resource, reference_type="cites")
+def populated(nodes):
+    """The three nodes; the first has an attribute, an edge to the second and a reference to a resource."""
+    first, second, _third = nodes
+    NodeAttributeFactory(node=first, attribute_key="colour", attribute_value="red")
+    RelationshipFactory(source_node=first, target_node=second, relationship_type="related_to")
+    ReferenceFactory(source_node=first, target_resource=ExternalResourceFactory(url="https://example.org/doc"))
     return nodes
 
 
@@ -80,18 +88,21 @@ def test_changelist_filters_and_search(admin_client_for, populated):
     assert list(response.context["cl"].result_list) == [populated[1]]
     response = admin_client_for.get(url, {"q": "no such name"})
     assert list(response.context["cl"].result_list) == []
-    attrs = admin_client_for.get(reverse("admin:graph_nodeattribute_changelist"), {"q": "red"})
-    assert [a.attribute_value for a in attrs.context["cl"].result_list] == ["red"]
-    rels = admin_client_for.get(reverse("admin:graph_relationship_changelist"), {"q": str(populated[1].pk)})
-    assert len(rels.context["cl"].result_list) == 1
+    attributes = admin_client_for.get(reverse("admin:graph_nodeattribute_changelist"), {"q": "red"})
+    assert [attribute.attribute_value for attribute in attributes.context["cl"].result_list] == ["red"]
+    relationships = admin_client_for.get(
+        reverse("admin:graph_relationship_changelist"), {"q": str(populated[1].pk)}
+    )
+    assert len(relationships.context["cl"].result_list) == 1
 
 
-def test_node_type_filter_lists_distinct_types(admin_client_for, superuser):
+def test_node_type_filter_lists_distinct_types(admin_client_for):
     for node_type in ("person", "place", "person", "concept"):
-        Node.objects.create(name=node_type, node_type=node_type)
+        NodeFactory(name=node_type, node_type=node_type)
     response = admin_client_for.get(reverse("admin:graph_node_changelist"))
-    choices = [c["display"] for spec in response.context["cl"].filter_specs
-               if spec.parameter_name == "node_type" for c in spec.choices(response.context["cl"])]
+    changelist = response.context["cl"]
+    choices = [choice["display"] for spec in changelist.filter_specs
+               if spec.parameter_name == "node_type" for choice in spec.choices(changelist)]
     assert choices == ["All", "concept", "person", "place"]
 
 
@@ -99,7 +110,7 @@ def test_changelist_never_counts_a_whole_table(admin_client_for, populated):
     with CaptureQueriesContext(connection) as queries:
         response = admin_client_for.get(reverse("admin:graph_node_changelist"))
     assert response.status_code == 200
-    counts = [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
+    counts = [query["sql"] for query in queries.captured_queries if "COUNT(" in query["sql"].upper()]
     assert counts, "the paginator should count (capped)"
     for sql in counts:
         assert "LIMIT" in sql.upper(), f"uncapped count: {sql}"
@@ -115,7 +126,8 @@ def test_foreign_keys_to_big_tables_are_not_selects(admin_client_for, populated)
 
 
 def test_add_node_sets_created_by_on_node_and_inline_attributes(admin_client_for, superuser):
-    data = node_form()
+    people = NodeFactory(name="People", label="people")
+    data = node_form(path="people.grace_hopper", parent_node=str(people.pk))
     data.update({"attributes-TOTAL_FORMS": "1", "attributes-0-attribute_type": "fact",
                  "attributes-0-attribute_key": "born", "attributes-0-attribute_value": "1906",
                  "attributes-0-weight": "1.0", "attributes-0-confidence": "0.9",
@@ -125,7 +137,7 @@ def test_add_node_sets_created_by_on_node_and_inline_attributes(admin_client_for
     assert response.status_code == 302, response.context["adminform"].form.errors if response.context else ""
     node = Node.objects.get(name="Grace Hopper")
     assert node.created_by == superuser
-    assert str(node.path) == "people.grace_hopper"
+    assert str(node.path) == "people.grace_hopper" and node.parent_node == people
     attribute = node.attributes.get()
     assert attribute.created_by == superuser and attribute.attribute_value == "1906"
 
@@ -172,7 +184,7 @@ def test_self_referencing_relationship_is_a_form_error(admin_client_for, nodes):
 
 
 def test_duplicate_relationship_is_a_form_error(admin_client_for, nodes):
-    Relationship.objects.create(source_node=nodes[0], target_node=nodes[1], relationship_type="influenced")
+    RelationshipFactory(source_node=nodes[0], target_node=nodes[1], relationship_type="influenced")
     response = admin_client_for.post(reverse("admin:graph_relationship_add"), relationship_form(nodes[0], nodes[1]))
     assert response.status_code == 200
     assert "A relationship of this type between these two nodes already exists." in response.content.decode()
@@ -200,7 +212,7 @@ def test_inline_attribute_confidence_out_of_range_is_a_form_error(admin_client_f
 
 
 def test_reference_with_two_sources_is_a_form_error(admin_client_for, nodes):
-    resource = ExternalResource.objects.create(url="https://example.org/a")
+    resource = ExternalResourceFactory()
     data = {"source_node": nodes[0].pk, "source_resource": resource.pk, "target_node": nodes[1].pk,
             "target_resource": "", "reference_type": "cites", "context": "{}"}
     response = admin_client_for.post(reverse("admin:graph_reference_add"), data)
@@ -210,7 +222,7 @@ def test_reference_with_two_sources_is_a_form_error(admin_client_for, nodes):
 
 
 def test_deleting_a_node_with_children_is_refused(admin_client_for, nodes):
-    child = Node.objects.create(name="child", node_type="concept", parent_node=nodes[0])
+    child = NodeFactory(name="child", parent=nodes[0])
     response = admin_client_for.post(reverse("admin:graph_node_delete", args=[nodes[0].pk]), {"post": "yes"})
     assert response.status_code == 200  # the "cannot delete: protected" page, not a database error
     assert Node.objects.filter(pk=nodes[0].pk).exists() and Node.objects.filter(pk=child.pk).exists()
@@ -226,8 +238,6 @@ def test_deleting_a_node_cascades_like_the_spec(admin_client_for, populated):
 
 
 def test_materialized_views_are_read_only(admin_client_for, populated):
-    from graph.models import NodeConfidenceCache
-
     with connection.cursor() as cursor:
         cursor.execute("REFRESH MATERIALIZED VIEW mv_node_confidence_cache")
     response = admin_client_for.get(reverse("admin:graph_nodeconfidencecache_changelist"))
@@ -238,7 +248,7 @@ def test_materialized_views_are_read_only(admin_client_for, populated):
 
 
 def test_decimal_default_matches_spec():
-    node = Node.objects.create(name="x", node_type="concept")
+    node = NodeFactory()
     node.refresh_from_db()
     assert node.confidence_score == Decimal("0.5000")
 
@@ -268,6 +278,6 @@ def test_hostile_admin_urls_never_give_a_server_error(admin_client_for, populate
 def test_autocomplete_finds_nodes_by_name_and_id(admin_client_for, populated):
     url = "/admin/autocomplete/?app_label=graph&model_name=relationship&field_name=source_node&term="
     by_name = admin_client_for.get(url + "node 1").json()["results"]
-    assert [r["text"] for r in by_name] == ["node 1 (concept)"]
+    assert [result["text"] for result in by_name] == ["node 1 (concept)"]
     by_id = admin_client_for.get(url + str(populated[2].pk)).json()["results"]
-    assert str(populated[2].pk) in [r["id"] for r in by_id]
+    assert str(populated[2].pk) in [result["id"] for result in by_id]
