@@ -5,9 +5,10 @@ from __future__ import annotations
 import random
 
 import pytest
-from django.db import connection, transaction
+from django.db import OperationalError, ProgrammingError, connection, transaction
 
-from graph.models import Node, NodeAttribute
+from graph.models import NodeAttribute
+from tests.factories import NodeAttributeFactory, NodeFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -30,34 +31,33 @@ def explain(queryset, *, without_indexes=()) -> str:
 
 @pytest.fixture
 def node():
-    return Node.objects.create(name="Long text holder", node_type="document")
+    return NodeFactory(name="Long text holder", node_type="document")
+
+
+def text_attribute(node, key, value):
+    return NodeAttributeFactory(node=node, attribute_type="text", attribute_key=key, attribute_value=value)
 
 
 def test_value_longer_than_a_btree_page_is_stored(node):
     assert len(LONG_VALUE) > 10_000
-    attribute = NodeAttribute.objects.create(
-        node=node, attribute_type="text", attribute_key="abstract", attribute_value=LONG_VALUE
-    )
+    attribute = text_attribute(node, "abstract", LONG_VALUE)
     attribute.refresh_from_db()
     assert attribute.attribute_value == LONG_VALUE
 
 
 def test_lookup_by_value_uses_the_hash_index(node):
-    NodeAttribute.objects.create(node=node, attribute_type="text", attribute_key="abstract",
-                                 attribute_value=LONG_VALUE)
-    NodeAttribute.objects.create(node=node, attribute_type="text", attribute_key="title", attribute_value="short")
+    text_attribute(node, "abstract", LONG_VALUE)
+    text_attribute(node, "title", "short")
     queryset = NodeAttribute.objects.filter(attribute_value=LONG_VALUE)
     assert queryset.count() == 1
     assert "idx_node_attributes_value" in explain(queryset)
 
 
 def test_lookup_by_type_key_and_value_uses_the_composite_index(node):
-    NodeAttribute.objects.create(node=node, attribute_type="text", attribute_key="abstract",
-                                 attribute_value=LONG_VALUE)
-    NodeAttribute.objects.create(node=node, attribute_type="text", attribute_key="abstract",
-                                 attribute_value=LONG_VALUE + "!")
+    text_attribute(node, "abstract", LONG_VALUE)
+    text_attribute(node, "abstract", LONG_VALUE + "!")
     queryset = NodeAttribute.objects.matching(attribute_type="text", attribute_key="abstract", value=LONG_VALUE)
-    assert [a.attribute_value for a in queryset] == [LONG_VALUE]
+    assert [attribute.attribute_value for attribute in queryset] == [LONG_VALUE]
     # With the single-column indexes out of the way, the md5 composite index must serve the lookup.
     plan = explain(queryset, without_indexes=("idx_node_attributes_type", "idx_node_attributes_key",
                                               "idx_node_attributes_value"))
@@ -66,8 +66,6 @@ def test_lookup_by_type_key_and_value_uses_the_composite_index(node):
 
 def test_the_spec_index_would_have_refused_it(node):
     """The deviation is needed: a btree index on the value column refuses the same row."""
-    from django.db.utils import OperationalError, ProgrammingError
-
     with pytest.raises((OperationalError, ProgrammingError)) as excinfo, transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("CREATE INDEX spec_btree_probe ON node_attributes (attribute_value)")
