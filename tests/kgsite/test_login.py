@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, reverse
 
-PASSWORD = "s3cret-pass-123"
+from tests.factories import USER_PASSWORD
 
 # Views that anonymous visitors may open (decorated with login_not_required). Anything else that opts out of
 # the login requirement must be added here on purpose, or test_only_known_views_skip_login fails.
@@ -142,7 +142,7 @@ def test_login_page_keeps_next(client, user):
     assert 'name="next" value="/accounts/password_change/"' in response.content.decode()
 
     response = client.post(
-        "/accounts/login/", {"username": user.email, "password": PASSWORD, "next": "/accounts/password_change/"}
+        "/accounts/login/", {"username": user.email, "password": USER_PASSWORD, "next": "/accounts/password_change/"}
     )
     assert response.status_code == 302
     assert response["Location"] == "/accounts/password_change/"
@@ -151,7 +151,7 @@ def test_login_page_keeps_next(client, user):
 @pytest.mark.django_db
 def test_login_refuses_offsite_next(client, user):
     response = client.post(
-        "/accounts/login/", {"username": user.email, "password": PASSWORD, "next": "https://evil.example/"}
+        "/accounts/login/", {"username": user.email, "password": USER_PASSWORD, "next": "https://evil.example/"}
     )
     assert response.status_code == 302
     assert response["Location"] == reverse("home")
@@ -159,18 +159,18 @@ def test_login_refuses_offsite_next(client, user):
 
 @pytest.mark.django_db
 def test_login_then_home(client, user):
-    response = client.post(reverse("login"), {"username": "curator@example.com", "password": PASSWORD})
+    response = client.post(reverse("login"), {"username": user.email, "password": USER_PASSWORD})
     assert response.status_code == 302
     assert response["Location"] == reverse("home")
     response = client.get(reverse("home"))
     assert response.status_code == 200
-    assert "curator@example.com" in response.content.decode()
+    assert user.email in response.content.decode()
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("typed", ["Curator@Example.com", "CURATOR@EXAMPLE.COM", "curator@example.com"])
-def test_login_email_ignores_letter_case(client, user, typed):
-    response = client.post(reverse("login"), {"username": typed, "password": PASSWORD})
+@pytest.mark.parametrize("letter_case", [str.title, str.upper, str.lower], ids=["title", "upper", "lower"])
+def test_login_email_ignores_letter_case(client, user, letter_case):
+    response = client.post(reverse("login"), {"username": letter_case(user.email), "password": USER_PASSWORD})
     assert response.status_code == 302, response.content.decode()[:2000]
     assert int(client.session["_auth_user_id"]) == user.pk
 
@@ -185,7 +185,7 @@ def test_login_wrong_password_shows_error(client, user):
     assert "Please enter a correct email address and password" in content
     assert 'role="alert"' in content
     # The email stays in the form; the password does not.
-    assert 'value="curator@example.com"' in content
+    assert f'value="{user.email}"' in content
     assert "not-the-password" not in content
 
 
@@ -193,7 +193,7 @@ def test_login_wrong_password_shows_error(client, user):
 def test_inactive_user_cannot_log_in(client, user):
     user.is_active = False
     user.save()
-    response = client.post(reverse("login"), {"username": user.email, "password": PASSWORD})
+    response = client.post(reverse("login"), {"username": user.email, "password": USER_PASSWORD})
     assert response.status_code == 200
     assert "_auth_user_id" not in client.session
 
@@ -228,7 +228,7 @@ def test_header_links_follow_staff_status(client, user, staff_user):
     client.force_login(staff_user)
     content = client.get(reverse("home")).content.decode()
     assert f'href="{reverse("admin:index")}"' in content
-    assert "staff@example.com" in content
+    assert staff_user.email in content
 
 
 @pytest.mark.django_db
@@ -266,14 +266,14 @@ def test_password_change_flow(client, user):
     assert response.status_code == 200
     assert "old_password" in response.context["form"].errors
     user.refresh_from_db()
-    assert user.check_password(PASSWORD)
+    assert user.check_password(USER_PASSWORD)
 
     # The two new passwords must match.
-    response = client.post(url, {"old_password": PASSWORD, "new_password1": new, "new_password2": new + "x"})
+    response = client.post(url, {"old_password": USER_PASSWORD, "new_password1": new, "new_password2": new + "x"})
     assert response.status_code == 200
     assert "new_password2" in response.context["form"].errors
 
-    response = client.post(url, {"old_password": PASSWORD, "new_password1": new, "new_password2": new})
+    response = client.post(url, {"old_password": USER_PASSWORD, "new_password1": new, "new_password2": new})
     assert response.status_code == 302
     assert response["Location"] == reverse("password_change_done")
     done = client.get(response["Location"])
@@ -282,12 +282,12 @@ def test_password_change_flow(client, user):
 
     user.refresh_from_db()
     assert user.check_password(new)
-    assert not user.check_password(PASSWORD)
+    assert not user.check_password(USER_PASSWORD)
     # This session survives the change (its auth hash was updated).
     assert client.get(reverse("home")).status_code == 200
 
     other = Client()
-    assert other.post(reverse("login"), {"username": user.email, "password": PASSWORD}).status_code == 200
+    assert other.post(reverse("login"), {"username": user.email, "password": USER_PASSWORD}).status_code == 200
     assert other.post(reverse("login"), {"username": user.email, "password": new}).status_code == 302
 
 
@@ -295,18 +295,18 @@ def test_password_change_flow(client, user):
 def test_password_change_rejects_weak_password(client, user):
     client.force_login(user)
     response = client.post(
-        reverse("password_change"), {"old_password": PASSWORD, "new_password1": "123", "new_password2": "123"}
+        reverse("password_change"), {"old_password": USER_PASSWORD, "new_password1": "123", "new_password2": "123"}
     )
     assert response.status_code == 200
     assert "new_password2" in response.context["form"].errors
     user.refresh_from_db()
-    assert user.check_password(PASSWORD)
+    assert user.check_password(USER_PASSWORD)
 
 
 @pytest.mark.django_db
 def test_login_without_csrf_token_is_refused(user):
     client = Client(enforce_csrf_checks=True)
-    response = client.post(reverse("login"), {"username": user.email, "password": PASSWORD})
+    response = client.post(reverse("login"), {"username": user.email, "password": USER_PASSWORD})
     assert response.status_code == 403
     assert "_auth_user_id" not in client.session
 
@@ -317,7 +317,7 @@ def test_login_with_csrf_token_works(user):
     page = client.get(reverse("login"))
     token = page.context["csrf_token"]
     response = client.post(
-        reverse("login"), {"username": user.email, "password": PASSWORD, "csrfmiddlewaretoken": str(token)}
+        reverse("login"), {"username": user.email, "password": USER_PASSWORD, "csrfmiddlewaretoken": str(token)}
     )
     assert response.status_code == 302
 
@@ -329,11 +329,11 @@ def test_logout_and_password_change_without_csrf_token_are_refused(user):
     assert client.post(reverse("logout")).status_code == 403
     new = "another-Passw0rd-42"
     response = client.post(
-        reverse("password_change"), {"old_password": PASSWORD, "new_password1": new, "new_password2": new}
+        reverse("password_change"), {"old_password": USER_PASSWORD, "new_password1": new, "new_password2": new}
     )
     assert response.status_code == 403
     user.refresh_from_db()
-    assert user.check_password(PASSWORD)
+    assert user.check_password(USER_PASSWORD)
     assert client.get(reverse("home")).status_code == 200
 
 
@@ -347,7 +347,7 @@ def test_admin_password_change_uses_the_site_template(client, staff_user):
     assert response.status_code == 200
     assert 'name="old_password"' in response.content.decode()
     new = "another-Passw0rd-42"
-    response = client.post(url, {"old_password": PASSWORD, "new_password1": new, "new_password2": new})
+    response = client.post(url, {"old_password": USER_PASSWORD, "new_password1": new, "new_password2": new})
     assert response.status_code == 302
     assert response["Location"] == reverse("admin:password_change_done")
     assert client.get(response["Location"]).status_code == 200

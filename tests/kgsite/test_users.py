@@ -11,6 +11,8 @@ from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 
+from tests.factories import USER_PASSWORD, UserFactory
+
 pytestmark = pytest.mark.django_db
 User = get_user_model()
 
@@ -28,14 +30,14 @@ def test_user_lives_in_the_spec_table_with_a_hashed_password():
 
 
 def test_email_is_unique_without_regard_to_case():
-    User.objects.create_user(email="ada@example.com", password="x-secret-1")
+    UserFactory(email="ada@example.com")
     with pytest.raises(IntegrityError), transaction.atomic():
         User.objects.create_user(email="ADA@example.com", password="x-secret-2")
 
 
 def test_login_is_case_insensitive(rf):
-    User.objects.create_user(email="ada@example.com", password="analytical-engine-1843")
-    assert authenticate(rf.get("/"), username="Ada@Example.COM", password="analytical-engine-1843") is not None
+    UserFactory(email="ada@example.com")
+    assert authenticate(rf.get("/"), username="Ada@Example.COM", password=USER_PASSWORD) is not None
     assert authenticate(rf.get("/"), username="ada@example.com", password="wrong") is None
 
 
@@ -47,7 +49,7 @@ def test_createsuperuser_with_email(monkeypatch):
 
 
 def test_admin_add_user_refuses_an_email_differing_only_in_case(admin_client_for):
-    User.objects.create_user(email="ada@example.com", password="x-secret-1")
+    UserFactory(email="ada@example.com")
     response = admin_client_for.post(reverse("admin:kgsite_user_add"), {
         "email": "Ada@Example.com", "password1": "a-strong-password-42", "password2": "a-strong-password-42",
         "usable_password": "true",
@@ -70,5 +72,5 @@ def test_admin_add_and_change_user(admin_client_for):
 
 
 def test_inactive_users_cannot_log_in(client):
-    User.objects.create_user(email="gone@example.com", password="a-strong-password-42", is_active=False)
-    assert not client.login(username="gone@example.com", password="a-strong-password-42")
+    gone = UserFactory(is_active=False)
+    assert not client.login(username=gone.email, password=USER_PASSWORD)
