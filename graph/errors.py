@@ -1,0 +1,32 @@
+"""Errors of the knowledge graph's services, with their stable codes (registry: docs/errors.md).
+
+Raise with a constant, never a literal: ``raise GraphError("nodes[3] ('python'): ...", code=BAD_RECORD)``.
+"""
+
+from __future__ import annotations
+
+from kgsite.errors import DomainError
+
+# --- Loading a graph from a file (the demo graph now, imports next) ---------------------------------------------
+BAD_RECORD = "RG-IMPORT-001"  # a record fails validation; the message says which record (nodes[3] ('python'): ...)
+UNREADABLE_FILE = "RG-IMPORT-002"  # the file cannot be read, is not JSON, or its top level is not the format's
+
+# --- The synthetic-graph generator --------------------------------------------------------------------------------
+GRAPH_TOO_SMALL = "RG-GEN-001"  # fewer nodes asked for than the generated graph has roots
+GRAPH_NOT_EMPTY = "RG-GEN-002"  # the graph already has nodes and appending was not asked for
+
+# --- The node hierarchy (graph/sql/node_hierarchy.sql raises the same codes from the database) ---------------------
+PATH_PARENT_MISMATCH = "RG-NODE-001"  # the path is not the parent's path plus one label
+PARENT_WITHOUT_PATH = "RG-NODE-003"  # the parent has no path, or a node with children would lose its path
+HIERARCHY_CYCLE = "RG-NODE-004"  # a node cannot move under itself or one of its descendants
+NO_NODE_AT_PATH = "RG-NODE-005"  # the path's prefix names no node, so the node has no parent to go under
+PARENT_MISSING = "RG-NODE-006"  # the parent node does not exist
+NODE_MISSING = "RG-NODE-008"  # the node to act on does not exist
+HIERARCHY_DATA_INVALID = "RG-NODE-009"  # migrating a database whose existing nodes break the rule (graph.0006)
+
+
+class GraphError(DomainError):
+    """A refusal of a graph service or of the database's graph rules. Every raise names its code: a constant above."""
+
+    def __init__(self, message: str, *, code: str, **context):
+        super().__init__(message, code=code, **context)
