@@ -8,8 +8,8 @@ turning them into model instances is part of the baseline, as it is part of usin
 attributes benchmark the nodes are loaded, untimed, before each run. After the last run of each side a checksum
 of the loaded rows is taken: quality says whether both sides loaded identical data.
 
-The generator itself goes further (it drops the secondary indexes and foreign keys for the load and rebuilds
-them); its own rate is reported with the graph in the results header.
+The COPY path is ``kgsite.bulk.copy_rows``. The generator itself goes further (it drops the secondary indexes and
+foreign keys for the load and rebuilds them); its own rate is reported with the graph in the results header.
 """
 
 from __future__ import annotations
@@ -21,14 +21,8 @@ from django.db import connections, transaction
 from bench import database
 from bench.harness import Benchmark, Context, register
 from graph.models import Node, NodeAttribute
-from graph.services.generator import (
-    ATTRIBUTE_COLUMNS,
-    NODE_COLUMNS,
-    IdBase,
-    copy_rows,
-    graph_plan_build,
-    table_rows,
-)
+from graph.services.generator import ATTRIBUTE_COLUMNS, NODE_COLUMNS, IdBase, graph_plan_build, table_rows
+from kgsite.bulk import copy_rows
 
 ALIAS = "bench_scratch"
 NODES = 10_000
@@ -95,7 +89,7 @@ class BulkLoad(Benchmark):
         with transaction.atomic(using=ALIAS), connections[ALIAS].connection.cursor() as cursor:
             cursor.execute("TRUNCATE nodes, node_attributes RESTART IDENTITY CASCADE")
             if self.table != "nodes":
-                copy_rows(cursor, "nodes", self.batches["nodes"])
+                copy_rows(cursor, "nodes", NODE_COLUMNS, self.batches["nodes"])
 
     def after_each(self, side: str, final: bool) -> None:
         if not final:
@@ -108,7 +102,7 @@ class BulkLoad(Benchmark):
 
     def ours(self) -> None:
         with transaction.atomic(using=ALIAS), connections[ALIAS].connection.cursor() as cursor:
-            copy_rows(cursor, self.table, self.batches[self.table])
+            copy_rows(cursor, self.table, _MODELS[self.table][1], self.batches[self.table])
 
     def run_baseline(self) -> None:
         model, columns = _MODELS[self.table]

@@ -4,7 +4,9 @@ What the graph looks like (tests/graph/test_generator.py checks it):
 
 * **Nodes** of ten types with skewed shares. Each type has one root node (``path`` = the type's label) and a tree
   below it: node *k* of a type hangs under the earlier node ``floor(k * u**2.5)`` of that type (``u`` uniform), so a
-  few categories have thousands of children and paths are typically 3–8 labels deep.
+  few categories have thousands of children and paths are typically 3–8 labels deep. A node's path is its
+  parent's path plus one label made from its name; siblings with the same label get ``_2``, ``_3``, ... so paths
+  are unique. Roots have no parent and a one-label path.
 * **Embeddings** (768-d, unit length) = type centroid + topic centroid (the topic is the node's ancestor just below
   the root; topics of all types share 40 themes) + noise, some nodes mixed with a second topic: nearest
   neighbours mostly share the topic, and the type far more often than chance (86% of the ten nearest at 3k nodes,
@@ -26,23 +28,34 @@ Fast: the plan is numpy, rows go through binary ``COPY`` (psycopg 3). Before loa
 the foreign keys of the six tables are dropped (their definitions read from the catalog) and recreated from the
 same definitions afterwards, which builds each index once by sorting instead of row by row; then ``ANALYZE``. Ids
 come from the tables' sequences, reserved under an exclusive lock, so the application inserts normally afterwards.
-Everything happens in one transaction: a failure leaves the database as it was.
+Everything happens in one transaction: a failure leaves the database as it was. That machinery (COPY, the index
+and foreign-key drop and rebuild, id blocks, COPY column lists from the models) is ``kgsite.bulk``; this module
+only says what the graph looks like and makes its rows.
 """
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 
 import numpy as np
 from django.db import connections, transaction
-from pgvector.psycopg.vector import VectorBinaryDumper
-from psycopg.adapt import Dumper
-from psycopg.pq import Format
 
-GENERATOR_VERSION = 1
+from graph.errors import GRAPH_NOT_EMPTY, GRAPH_TOO_SMALL, GraphError
+from graph.models import ExternalResource, Node, NodeAttribute, NodeResourceLink, Reference, Relationship
+from kgsite.bulk import (
+    DeferredDefinitions,
+    copy_columns,
+    copy_rows,
+    ids_reserve,
+    indexes_and_foreign_keys_drop,
+    indexes_and_foreign_keys_recreate,
+)
+
+GENERATOR_VERSION = 2  # 2: sibling labels made unique (paths are unique)
 DIMENSIONS = 768
 CHUNK = 4096  # nodes per embedding/attribute chunk; part of the determinism contract (change => new version)
 EPOCH = np.datetime64("2026-01-01T00:00:00", "s")
@@ -194,10 +207,19 @@ class GraphPlan:
         return -(-self.nodes // CHUNK)
 
 
-def graph_plan_build(*, nodes: int, seed: int = 0) -> GraphPlan:
-    """The graph's nodes, hierarchy, edges, resources, links and references (no database access)."""
+def _check_size(nodes: int) -> None:
     if nodes < len(NODE_TYPES):
-        raise ValueError(f"a generated graph needs at least {len(NODE_TYPES)} nodes (one root per type); got {nodes}")
+        raise GraphError(f"a generated graph needs at least {len(NODE_TYPES)} nodes (one root per type); got {nodes}",
+                         code=GRAPH_TOO_SMALL, nodes=nodes)
+
+
+def graph_plan_build(*, nodes: int, seed: int = 0, root_suffix: str = "") -> GraphPlan:
+    """The graph's nodes, hierarchy, edges, resources, links and references (no database access).
+
+    Paths are unique: a root's path is its type's label plus ``root_suffix``, a node's path is its parent's path
+    plus its own label, and a label that a sibling already has gets the first free ``_<n>`` (n ≥ 2) appended.
+    """
+    _check_size(nodes)
     rng = _rng(seed, _S_NODES)
     node_type = np.concatenate([np.arange(len(NODE_TYPES)), _choice(rng, NODE_TYPES, nodes - len(NODE_TYPES))])
     parent = np.full(nodes, -1, dtype=np.int64)
@@ -209,13 +231,22 @@ def graph_plan_build(*, nodes: int, seed: int = 0) -> GraphPlan:
     labels = [name.lower().replace(" ", "_").replace(".", "").replace("-", "_") for name in names]
     depth = np.zeros(nodes, dtype=np.int64)
     topic = np.arange(nodes)
-    paths = [NODE_TYPES[t][0] for t in node_type[: len(NODE_TYPES)]] + [""] * (nodes - len(NODE_TYPES))
+    paths = [NODE_TYPES[t][0] + root_suffix for t in node_type[: len(NODE_TYPES)]] + [""] * (nodes - len(NODE_TYPES))
+    taken = set(paths[: len(NODE_TYPES)])
+    next_suffix: dict[str, int] = {}  # path -> the suffix number to try first when it is taken again
     parent_list, depth_list, topic_list = parent.tolist(), depth.tolist(), topic.tolist()
     for i in range(len(NODE_TYPES), nodes):  # parents come first: one pass fills depth, topic and path
         p = parent_list[i]
         depth_list[i] = depth_list[p] + 1
         topic_list[i] = i if depth_list[i] == 1 else topic_list[p]
-        paths[i] = f"{paths[p]}.{labels[i]}"
+        path = f"{paths[p]}.{labels[i]}"
+        if path in taken:  # a sibling has this label already
+            base, n = path, next_suffix.get(path, 2)
+            while (path := f"{base}_{n}") in taken:
+                n += 1
+            next_suffix[base] = n + 1
+        taken.add(path)
+        paths[i] = path
     depth, (topic_ids, topic) = np.array(depth_list), np.unique(np.array(topic_list), return_inverse=True)
     centroids = _rng(seed, _S_CENTROIDS)
     type_centroids = _unit_rows(centroids.standard_normal((len(NODE_TYPES), DIMENSIONS), dtype=np.float32))
@@ -479,23 +510,21 @@ _RELATIONSHIP_SOURCES = np.array([s for s, _ in NODE_SOURCES] + ["inference"], d
 _DOMAINS = np.array([f"www.{WORDS[300 + i]}.example" for i in range(400)], dtype=object)
 _NODE_SOURCE_NAMES = np.array([s for s, _ in NODE_SOURCES], dtype=object)
 _ROWS_PER_BATCH = 65536
-NODE_COLUMNS = ("node_id", "name", "node_type", "path", "parent_node_id", "embedding", "metadata",
-                "confidence_score", "confidence_last_updated", "created_at", "updated_at", "source")
-ATTRIBUTE_COLUMNS = ("attribute_id", "node_id", "attribute_type", "attribute_key", "attribute_value", "weight",
-                     "confidence", "source_reliability", "last_verified", "created_at")
-_COLUMNS = {
-    "nodes": NODE_COLUMNS,
-    "node_attributes": ATTRIBUTE_COLUMNS,
-    "relationships": ("relationship_id", "source_node_id", "target_node_id", "relationship_type", "strength",
-                      "confidence_score", "confidence_last_updated", "bidirectional", "created_at", "updated_at",
-                      "source", "auto_managed", "shared_attributes_count", "inference_confidence",
-                      "last_inference_update", "source_reliability"),
-    "external_resources": ("resource_id", "url", "title", "description", "resource_type", "embedding",
-                           "content_hash", "last_crawled", "crawl_status", "created_at", "updated_at"),
-    "node_resource_links": ("link_id", "node_id", "resource_id", "link_type", "confidence", "context", "created_at"),
-    "reference_tracking": ("reference_id", "source_node_id", "source_resource_id", "target_node_id",
-                           "target_resource_id", "reference_type", "page_number", "section", "quote", "created_at"),
+# The COPY columns of each table: the model's columns in order, without those left to their database defaults.
+# The row makers below yield values in this order (tests/graph/test_generator.py checks the lengths).
+_LEFT_TO_DEFAULTS = (
+    (Node, ("created_by",)),
+    (NodeAttribute, ("created_by", "metadata")),
+    (Relationship, ("metadata", "created_by")),
+    (ExternalResource, ("metadata", "created_by")),
+    (NodeResourceLink, ("created_by",)),
+    (Reference, ("context", "created_by")),
+)
+COLUMNS: dict[str, tuple[str, ...]] = {
+    model._meta.db_table: tuple(copy_columns(model, exclude=omitted)) for model, omitted in _LEFT_TO_DEFAULTS
 }
+NODE_COLUMNS = COLUMNS["nodes"]
+ATTRIBUTE_COLUMNS = COLUMNS["node_attributes"]
 
 
 def node_rows(plan: GraphPlan, ids: IdBase, chunk: int) -> Iterator[tuple]:
@@ -630,99 +659,7 @@ def table_rows(plan: GraphPlan, ids: IdBase, table: str) -> Iterator[Iterable[tu
     return (make(plan, ids, lo, hi) for lo, hi in _batches(counts[table]))
 
 
-# --- COPY ----------------------------------------------------------------------------------------------------------
-
-class _LtreeBinaryDumper(Dumper):
-    format = Format.BINARY
-
-    def dump(self, obj: str) -> bytes:
-        return b"\x01" + obj.encode()  # ltree's binary format: version 1, then the text
-
-
-class _VectorBinaryDumper(VectorBinaryDumper):
-    _HEADER = np.array([DIMENSIONS, 0], dtype=">u2").tobytes()
-
-    def dump(self, obj) -> bytes:
-        if isinstance(obj, np.ndarray):  # the fast path: no pgvector.Vector per row
-            return self._HEADER + np.asarray(obj, dtype=">f4").tobytes()
-        return super().dump(obj)
-
-
-def _column_types(cursor, table: str) -> list[int]:
-    """The type oids of ``table``'s COPY columns, from the catalog (so a changed column type is followed)."""
-    cursor.execute("SELECT attname, atttypid FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0",
-                   [table])
-    oids = dict(cursor.fetchall())
-    return [oids[column] for column in _COLUMNS[table]]
-
-
-def copy_rows(cursor, table: str, batches: Iterable[Iterable[tuple]]) -> int:
-    """``COPY table FROM STDIN (FORMAT BINARY)`` of every row through a psycopg 3 cursor; returns the row count."""
-    vector_oid, ltree_oid = cursor.execute("SELECT 'vector'::regtype::oid, 'ltree'::regtype::oid").fetchone()
-    cursor.adapters.register_dumper(None, type("LtreeDumper", (_LtreeBinaryDumper,), {"oid": ltree_oid}))
-    cursor.adapters.register_dumper(None, type("VectorDumper", (_VectorBinaryDumper,), {"oid": vector_oid}))
-    types = _column_types(cursor, table)
-    written = 0
-    with cursor.copy(f"COPY {table} ({', '.join(_COLUMNS[table])}) FROM STDIN (FORMAT BINARY)") as copy:
-        copy.set_types(types)
-        for batch in batches:
-            for row in batch:
-                copy.write_row(row)
-                written += 1
-    return written
-
-
-# --- Indexes and foreign keys: dropped before the load, recreated from the same definitions after ----------------
-
-@dataclass
-class _Deferred:
-    indexes: list[tuple[str, str]] = field(default_factory=list)  # (qualified name, CREATE INDEX ...)
-    foreign_keys: list[tuple[str, str, str]] = field(default_factory=list)  # (table, quoted name, definition)
-
-
-def _drop_indexes_and_foreign_keys(cursor) -> _Deferred:
-    """Drops the plain indexes (not those behind PRIMARY KEY/UNIQUE) and the foreign keys of the six tables."""
-    deferred = _Deferred()
-    cursor.execute(
-        """
-        SELECT quote_ident(i.schemaname) || '.' || quote_ident(i.indexname), i.indexdef
-        FROM pg_indexes i
-        WHERE i.schemaname = current_schema() AND i.tablename = ANY(%s)
-          AND NOT EXISTS (SELECT 1 FROM pg_constraint c
-                          WHERE c.conindid = (quote_ident(i.schemaname) || '.' || quote_ident(i.indexname))::regclass)
-        ORDER BY i.tablename, i.indexname
-        """,
-        [list(TABLES)],
-    )
-    deferred.indexes = cursor.fetchall()
-    cursor.execute(
-        """
-        SELECT conrelid::regclass::text, quote_ident(conname), pg_get_constraintdef(oid)
-        FROM pg_constraint WHERE contype = 'f' AND conrelid = ANY(%s::regclass[]) ORDER BY 1, 2
-        """,
-        [list(TABLES)],
-    )
-    deferred.foreign_keys = cursor.fetchall()
-    for table, name, _ in deferred.foreign_keys:
-        cursor.execute(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
-    for name, _ in deferred.indexes:
-        cursor.execute(f"DROP INDEX {name}")
-    return deferred
-
-
-def _recreate(cursor, deferred: _Deferred) -> None:
-    # Vector (IVFFlat) indexes last: they are the slowest and want every row present to place their lists.
-    for _, definition in sorted(deferred.indexes, key=lambda item: " ivfflat " in item[1] or " hnsw " in item[1]):
-        cursor.execute(definition)
-    for table, name, definition in deferred.foreign_keys:
-        cursor.execute(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}")
-
-
 # --- The service -------------------------------------------------------------------------------------------------
-
-class GraphNotEmptyError(ValueError):
-    pass
-
 
 @dataclass(frozen=True)
 class GenerationReport:
@@ -756,21 +693,34 @@ def _reserve_ids(cursor, counts: dict[str, int]) -> IdBase:
     bases = {}
     for name, table in zip(("node", "attribute", "relationship", "resource", "link", "reference"), TABLES):
         if counts[table]:
-            sequence = cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [table, _COLUMNS[table][0]]).fetchone()
-            first = cursor.execute("SELECT nextval(%s::regclass)", sequence).fetchone()[0]
-            cursor.execute("SELECT setval(%s::regclass, %s)", [sequence[0], first + counts[table] - 1])
-            bases[name] = first
+            bases[name] = ids_reserve(cursor, table=table, column=COLUMNS[table][0], count=counts[table])
     return IdBase(**bases)
+
+
+def _free_root_suffix(cursor) -> str:
+    """``""`` when no path starts with a root label of ours, else the first ``_<n>`` (n ≥ 2) that makes the ten root
+    labels new: every path of the appended graph then differs from every path present.
+    """
+    for n in itertools.count(1):
+        suffix = f"_{n}" if n > 1 else ""
+        roots = [f"{name}{suffix}" for name, _ in NODE_TYPES]
+        cursor.execute("SELECT EXISTS (SELECT 1 FROM nodes WHERE path <@ ANY(%s::ltree[]))", [roots])
+        if not cursor.fetchone()[0]:
+            return suffix
+    raise AssertionError("unreachable")
 
 
 def graph_generate(*, nodes: int, seed: int = 0, append: bool = False, using: str = "default",
                    progress: Callable[[str], None] | None = None) -> GenerationReport:
     """Writes a synthetic graph of ``nodes`` nodes (see the module docstring) in one transaction.
 
-    Refuses (``GraphNotEmptyError``) when the graph already has nodes, unless ``append``. When the new rows are
-    many compared with those present, the six tables' secondary indexes and foreign keys are dropped for the load
-    and recreated afterwards; the tables are locked (ACCESS EXCLUSIVE) until the transaction ends either way.
+    Refuses (``GraphError``: ``GRAPH_TOO_SMALL`` under ten nodes, ``GRAPH_NOT_EMPTY`` when the graph already has
+    nodes, unless ``append``). When appending, the roots' labels get the first suffix ``_<n>`` that no path present
+    starts with, so paths stay unique. When the new rows are many compared with those present, the six tables'
+    secondary indexes and foreign keys are dropped for the load and recreated afterwards (``kgsite.bulk``); the
+    tables are locked (ACCESS EXCLUSIVE) until the transaction ends either way.
     """
+    _check_size(nodes)
     say = progress or (lambda message: None)
     started = time.perf_counter()
     phases: dict[str, float] = {}
@@ -780,29 +730,32 @@ def graph_generate(*, nodes: int, seed: int = 0, append: bool = False, using: st
         phases[name] = phases.get(name, 0.0) + now - since
         return now
 
-    plan = graph_plan_build(nodes=nodes, seed=seed)
-    counts = plan_counts(plan)
-    mark = lap("plan", started)
     with transaction.atomic(using=using):
         with connections[using].connection.cursor() as cursor:
             cursor.execute(f"LOCK TABLE {', '.join(TABLES)} IN ACCESS EXCLUSIVE MODE")
             existing = cursor.execute("SELECT count(*) FROM nodes").fetchone()[0]
             if existing and not append:
-                raise GraphNotEmptyError(f"the graph already has {existing:,} nodes; append explicitly (--append)")
+                raise GraphError(f"the graph already has {existing:,} nodes; append explicitly (--append)",
+                                 code=GRAPH_NOT_EMPTY, nodes=existing)
+            root_suffix = _free_root_suffix(cursor) if existing else ""
+            mark = lap("prepare", started)
+            plan = graph_plan_build(nodes=nodes, seed=seed, root_suffix=root_suffix)
+            counts = plan_counts(plan)
+            mark = lap("plan", mark)
             rebuild = existing < 4 * nodes
             cursor.execute("SELECT pg_size_bytes(current_setting('maintenance_work_mem'))")
             if cursor.fetchone()[0] < 1 << 30:
                 cursor.execute("SET LOCAL maintenance_work_mem = '1GB'")  # index builds sort in memory
             ids = _reserve_ids(cursor, counts)
-            deferred = _drop_indexes_and_foreign_keys(cursor) if rebuild else _Deferred()
+            deferred = indexes_and_foreign_keys_drop(cursor, TABLES) if rebuild else DeferredDefinitions()
             mark = lap("prepare", mark)
             for table in TABLES:
                 say(f"{table}: writing {counts[table]:,} rows")
-                copy_rows(cursor, table, table_rows(plan, ids, table))
+                copy_rows(cursor, table, COLUMNS[table], table_rows(plan, ids, table))
                 mark = lap(table, mark)
             if rebuild:
                 say(f"recreating {len(deferred.indexes)} indexes and {len(deferred.foreign_keys)} foreign keys")
-                _recreate(cursor, deferred)
+                indexes_and_foreign_keys_recreate(cursor, deferred)
                 mark = lap("indexes", mark)
             cursor.execute(f"ANALYZE {', '.join(TABLES)}")
             lap("analyze", mark)

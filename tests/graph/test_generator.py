@@ -6,6 +6,7 @@ write inside their own rolled-back transaction.
 
 from __future__ import annotations
 
+import re
 import zlib
 from collections import Counter
 from io import StringIO
@@ -17,11 +18,12 @@ from django.db import connection
 from django.db.models import F
 from django.db.models.functions import Length
 
+from graph.errors import GRAPH_NOT_EMPTY, GRAPH_TOO_SMALL, GraphError
 from graph.models import Node, NodeAttribute, Relationship
 from graph.services.generator import (
+    COLUMNS,
     NODE_TYPES,
     TABLES,
-    GraphNotEmptyError,
     IdBase,
     attribute_chunk,
     graph_generate,
@@ -29,6 +31,7 @@ from graph.services.generator import (
     node_embeddings,
     node_rows,
     plan_counts,
+    table_rows,
 )
 
 NODES = 2500
@@ -110,6 +113,41 @@ def test_typed_hierarchy_several_levels_deep(report):
 
 
 @pytest.mark.django_db
+def test_paths_are_unique_and_extend_the_parent_path_by_one_label(report):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*), count(DISTINCT path), count(path) FROM nodes")
+        assert len(set(cursor.fetchone())) == 1  # every node has a path, and no two the same
+        cursor.execute("""
+            SELECT count(*) FROM nodes c JOIN nodes p ON p.node_id = c.parent_node_id
+            WHERE c.path IS DISTINCT FROM p.path || subpath(c.path, -1)
+        """)
+        assert cursor.fetchone()[0] == 0  # parent's path plus exactly one label
+        cursor.execute("SELECT node_type, path::text FROM nodes WHERE parent_node_id IS NULL ORDER BY node_id")
+        roots = cursor.fetchall()
+    assert roots == [(name, name) for name, _ in NODE_TYPES]  # one root per type: no parent, a one-label path
+
+
+def test_sibling_labels_are_made_unique():
+    plan = graph_plan_build(nodes=20_000, seed=0)  # big enough for siblings with the same name
+    assert len(set(plan.paths)) == plan.nodes
+    suffixed = 0
+    for i in range(len(NODE_TYPES), plan.nodes):
+        head, label = plan.paths[i].rsplit(".", 1)
+        assert head == plan.paths[plan.parent[i]]
+        suffixed += bool(re.search(r"_[0-9]+$", label)) and not plan.names[i][-1].isdigit()
+    assert suffixed >= 1
+    assert graph_plan_build(nodes=20_000, seed=0).paths == plan.paths
+
+
+def test_rows_have_one_value_per_copy_column():
+    assert tuple(COLUMNS) == TABLES
+    plan = graph_plan_build(nodes=50, seed=1)
+    for table in TABLES:
+        row = next(iter(next(table_rows(plan, IdBase(), table))))
+        assert len(row) == len(COLUMNS[table]), table
+
+
+@pytest.mark.django_db
 def test_attribute_values_are_zipf_like(report):
     with connection.cursor() as cursor:
         cursor.execute("""
@@ -187,24 +225,33 @@ def test_database_rows_follow_the_plan(report):
 
 @pytest.mark.django_db
 def test_refuses_a_graph_with_nodes_unless_appending(report):
-    with pytest.raises(GraphNotEmptyError):
+    with pytest.raises(GraphError) as refused:
         graph_generate(nodes=20, seed=1)
+    assert refused.value.code == GRAPH_NOT_EMPTY
     appended = graph_generate(nodes=20, seed=1, append=True)
     assert Node.objects.count() == NODES + 20
     assert appended.counts["nodes"] == 20
+    # The appended graph's roots get a suffix, so every path stays unique.
+    assert Node.objects.filter(parent_node__isnull=True, path="concept_2").exists()
+    assert Node.objects.values("path").distinct().count() == NODES + 20
+    graph_generate(nodes=20, seed=1, append=True)
+    assert Node.objects.filter(parent_node__isnull=True, path="concept_3").exists()
 
 
 def test_too_few_nodes():
-    with pytest.raises(ValueError, match="at least 10 nodes"):
+    with pytest.raises(GraphError, match="at least 10 nodes") as refused:
         graph_plan_build(nodes=9)
+    assert refused.value.code == GRAPH_TOO_SMALL
 
 
 @pytest.mark.django_db
 def test_command(report):
-    with pytest.raises(CommandError, match="already has"):
+    with pytest.raises(CommandError, match="^RG-GEN-002: the graph already has"):
         call_command("generate_graph", "--nodes", "20", stdout=StringIO())
-    with pytest.raises(CommandError, match="at least 10"):
+    with pytest.raises(CommandError, match="^RG-GEN-001: .*at least 10"):
         call_command("generate_graph", "--nodes", "3", "--append", stdout=StringIO())
+    with pytest.raises(CommandError, match="^RG-CMD-002: --seed must be zero or positive"):
+        call_command("generate_graph", "--nodes", "30", "--seed", "-1", "--append", stdout=StringIO())
     out = StringIO()
     call_command("generate_graph", "--nodes", "30", "--seed", "2", "--append", stdout=out)
     assert "Generated 30 nodes" in out.getvalue() and "rows/s" in out.getvalue()

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
-
 from graph.services.generator import graph_generate
+from kgsite.errors import InvalidArgument
+from kgsite.management.base import DomainCommand
 
 
-class Command(BaseCommand):
+class Command(DomainCommand):
     help = (
         "Generate a synthetic knowledge graph shaped like real ones (typed hierarchy, Zipf-distributed attribute "
         "values, hub-heavy relationships, clustered embeddings, resources, links, references) with COPY. Refuses "
@@ -21,10 +21,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, nodes, seed, append, **options):
         if seed < 0:
-            raise CommandError(f"--seed must be zero or positive; got {seed}")
+            raise InvalidArgument(f"--seed must be zero or positive; got {seed}")
         progress = self.stdout.write if options["verbosity"] > 1 else None
-        try:
-            report = graph_generate(nodes=nodes, seed=seed, append=append, progress=progress)
-        except ValueError as exc:  # too few nodes, or a graph already there without --append
-            raise CommandError(str(exc)) from exc
+        report = graph_generate(nodes=nodes, seed=seed, append=append, progress=progress)
         self.stdout.write(report.summary())
