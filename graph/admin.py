@@ -11,6 +11,7 @@ from django import forms
 from django.contrib import admin
 from django.db import models
 from django.utils.html import format_html
+from django_ltree.forms import PathFormField
 
 from graph.models import (
     EmbeddingSimilarityCache,
@@ -26,6 +27,7 @@ from graph.models import (
     Relationship,
     RelationshipStrengthMatrix,
 )
+from graph.services.hierarchy import HierarchyError, node_placement_resolve
 from kgsite.admin import BigTableAdmin, ReadOnlyAdmin, distinct_values_filter
 
 AUDIT_FIELDS = ("created_by", "created_at")
@@ -49,6 +51,14 @@ class EmbeddingWidget(forms.Textarea):
         return "[" + ",".join(f"{float(component):g}" for component in value) + "]"
 
 
+class TextPathFormField(PathFormField):
+    """django-ltree's field, comparing paths as text: a path shown and sent back unchanged is not a change (the
+    stock field compared the stored label list with the submitted string, so every save "changed" the path)."""
+
+    def has_changed(self, initial, data):
+        return str(initial or "") != str(self.to_python(data) or "")
+
+
 class NodeForm(forms.ModelForm):
     class Meta:
         model = Node
@@ -56,9 +66,32 @@ class NodeForm(forms.ModelForm):
         widgets = {"embedding": EmbeddingWidget}
         help_texts = {"embedding": "768 numbers in brackets, or empty."}
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # PathField.formfield() insists on its own form class (Meta.field_classes is overridden); refine it here.
+        self.fields["path"].__class__ = TextPathFormField
+
     def clean_path(self):
         path = self.cleaned_data.get("path")
         return path if path not in ("", None) and str(path) != "" else None
+
+    def clean(self):
+        """Path and parent agree (graph.services.hierarchy): the one the curator left alone follows the other."""
+        cleaned = super().clean()
+        if self.has_error("path") or self.has_error("parent_node"):
+            return cleaned
+        editing = self.instance if self.instance.pk else None
+        try:
+            path, parent = node_placement_resolve(
+                node=editing, name=cleaned.get("name") or "", path=cleaned.get("path"),
+                parent=cleaned.get("parent_node"), path_changed="path" in self.changed_data,
+                parent_changed="parent_node" in self.changed_data,
+            )
+        except HierarchyError as exc:
+            self.add_error(exc.field, str(exc))
+        else:
+            cleaned["path"], cleaned["parent_node"] = path, parent
+        return cleaned
 
 
 # --- Inlines on the node page --------------------------------------------------------------------------------

@@ -10,11 +10,14 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 from django.core.paginator import Paginator
-from django.db import connections, models
+from django.db import DatabaseError, connections, models
 from django.utils.functional import cached_property
+
+from kgsite.errors import DomainError
 
 EXACT_COUNT_CAP = 10_000
 
@@ -97,3 +100,21 @@ class EstimatedCountPaginator(Paginator):
             if estimate:
                 return max(estimate, exact)
         return exact
+
+
+_CODED_MESSAGE = re.compile(r"^(?P<code>RG-[A-Z]+-\d{3}): (?P<message>.*)$", re.DOTALL)
+
+
+def domain_error_from_database(exc: DatabaseError, error_class: type[DomainError] = DomainError) -> DomainError | None:
+    """The ``DomainError`` a trigger raised as ``RAISE EXCEPTION 'RG-...: message'``, or None for any other error.
+
+    Database rules that Python cannot bypass (triggers) speak the same codes as the services; this turns their
+    message back into the error the edges know how to show.
+    """
+    cause = exc.__cause__ or exc
+    diag = getattr(cause, "diag", None)
+    primary = getattr(diag, "message_primary", None) or str(cause)
+    match = _CODED_MESSAGE.match(primary.strip())
+    if match is None:
+        return None
+    return error_class(match["message"], code=match["code"], column=getattr(diag, "column_name", None))

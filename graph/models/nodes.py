@@ -41,7 +41,14 @@ class Node(models.Model):
     class Meta:
         db_table = "nodes"
         ordering = ["-node_id"]
-        constraints = [unit_interval_check("confidence_score", "valid_confidence_score")]
+        constraints = [
+            unit_interval_check("confidence_score", "valid_confidence_score"),
+            # Not in the spec: a path is a node's address in the hierarchy (docs/schema.md, "Path and parent agree").
+            models.UniqueConstraint(
+                fields=["path"], name="unique_node_path",
+                violation_error_message="Another node already has this path.",
+            ),
+        ]
         indexes = [
             models.Index(fields=["node_type"], name="idx_nodes_type"),
             GistIndex(fields=["path"], name="idx_nodes_path"),
