@@ -7,6 +7,7 @@ import importlib
 MODULES = (
     "bench.benchmarks.bulk_load",
     "bench.benchmarks.admin_changelist",
+    "bench.benchmarks.admin_delete",
 )
 
 
