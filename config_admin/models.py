@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from django.db import models
-from django.db.models import Q
 from django.utils import timezone
 
 from config_admin.choices import ParameterType
+from kgsite.constraints import choices_check
 from kgsite.fields import Now, SerialField, UTCDateTimeField
 
 # The spec's 16 default parameters (migration config_admin.0002). Code reads them; they are never deleted
@@ -46,10 +46,7 @@ class SystemConfig(models.Model):
                 fields=["parameter_name"], name="system_config_parameter_name_key",
                 violation_error_message="A parameter with this name already exists.",
             ),
-            models.CheckConstraint(
-                condition=Q(parameter_type__in=ParameterType.values), name="system_config_parameter_type_check",
-                violation_error_message="Parameter type must be one of: " + ", ".join(ParameterType.values) + ".",
-            ),
+            choices_check("parameter_type", ParameterType, "system_config_parameter_type_check"),
         ]
         indexes = [
             models.Index(fields=["parameter_name"], name="idx_system_config_name"),

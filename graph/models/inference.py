@@ -5,6 +5,7 @@ from django.db.models import Q
 
 from graph.choices import QueueStatus
 from graph.models.common import node_fk, timestamp_now_field
+from kgsite.constraints import choices_check
 from kgsite.fields import SerialField, UTCDateTimeField
 
 
@@ -37,10 +38,7 @@ class InferenceQueueItem(models.Model):
                 condition=Q(priority__gte=1, priority__lte=10), name="valid_priority",
                 violation_error_message="Priority must be between 1 and 10.",
             ),
-            models.CheckConstraint(
-                condition=Q(status__in=QueueStatus.values), name="valid_status",
-                violation_error_message="Status must be one of: " + ", ".join(QueueStatus.values) + ".",
-            ),
+            choices_check("status", QueueStatus, "valid_status"),
         ]
         indexes = [
             models.Index(fields=["status"], name="idx_inference_queue_status"),

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from django.core.validators import MaxLengthValidator, URLValidator
 from django.db import models
-from django.db.models import Q
 from pgvector.django import IvfflatIndex
 
 from graph.choices import CrawlStatus
@@ -15,6 +14,7 @@ from graph.models.common import (
     unit_interval_check,
     updated_at_field,
 )
+from kgsite.constraints import choices_check
 from kgsite.fields import SerialField, UTCDateTimeField, Vector768Field
 
 # external_resources.url is UNIQUE TEXT: its btree index refuses keys longer than about 2.7 KB, so the forms cap
@@ -50,10 +50,7 @@ class ExternalResource(models.Model):
                 fields=["url"], name="external_resources_url_key",
                 violation_error_message="An external resource with this URL already exists.",
             ),
-            models.CheckConstraint(
-                condition=Q(crawl_status__in=CrawlStatus.values), name="valid_crawl_status",
-                violation_error_message="Crawl status must be one of: " + ", ".join(CrawlStatus.values) + ".",
-            ),
+            choices_check("crawl_status", CrawlStatus, "valid_crawl_status"),
         ]
         indexes = [
             models.Index(fields=["url"], name="idx_external_resources_url"),
