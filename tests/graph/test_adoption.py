@@ -5,15 +5,16 @@ from __future__ import annotations
 import pytest
 
 from kgsite.catalog import snapshot
+from tests.graph.test_schema_matches_spec import assert_spec_catalog
 from tests.scratch import connect, load_spec_sql, manage, scratch_database
 
 pytestmark = pytest.mark.slow
 
 SEED_SQL = """
 INSERT INTO users (email, password_hash, first_name) VALUES ('Owner@Example.com', '!unusable', 'Olga');
-INSERT INTO nodes (name, node_type, path, created_by) VALUES
-    ('Science', 'domain', 'science', 1), ('Physics', 'field', 'science.physics', 1);
-UPDATE nodes SET parent_node_id = 1 WHERE node_id = 2;
+INSERT INTO nodes (name, node_type, path, created_by) VALUES ('Science', 'domain', 'science', 1);
+INSERT INTO nodes (name, node_type, path, parent_node_id, created_by)
+    VALUES ('Physics', 'field', 'science.physics', 1, 1);
 INSERT INTO node_attributes (node_id, attribute_type, attribute_key, attribute_value, confidence)
     VALUES (2, 'fact', 'founded', 'antiquity', 0.9);
 INSERT INTO relationships (source_node_id, target_node_id, relationship_type, strength) VALUES (2, 1, 'part_of', 0.8);
@@ -40,27 +41,33 @@ def test_adopt_spec_database_keeps_data_and_matches_migrated_schema():
     with scratch_database("kgsite_adopt") as adopted, scratch_database("kgsite_fresh") as fresh:
         load_spec_sql(adopted)
         with connect(adopted, autocommit=True) as conn:
+            assert_spec_catalog(snapshot(conn.cursor()), "the database made from the spec's SQL")
             conn.execute(SEED_SQL)
             before = conn.execute(DATA_SQL).fetchone()
+        assert None not in before, f"the seed data is incomplete: {before}"
 
         result = manage(adopted, "adopt_database")
         assert "Adopted" in result.stdout
 
         manage(fresh, "migrate", "--verbosity", "0")
-        with connect(adopted) as a, connect(fresh) as f:
-            assert a.execute(DATA_SQL).fetchone() == before
-            assert snapshot(a.cursor(), include_config_rows=False).diff(
-                snapshot(f.cursor(), include_config_rows=False)) == {}
-            # The adopted database is now fully migrated: nothing left to apply.
+        with connect(adopted) as adopted_conn, connect(fresh) as fresh_conn:
+            assert adopted_conn.execute(DATA_SQL).fetchone() == before
+            adopted_catalog = snapshot(adopted_conn.cursor(), include_config_rows=False)
+            fresh_catalog = snapshot(fresh_conn.cursor(), include_config_rows=False)
+        assert_spec_catalog(fresh_catalog, "the migrated database")
+        assert adopted_catalog.diff(fresh_catalog) == {}
+        # The adopted database is now fully migrated: nothing left to apply.
         plan = manage(adopted, "migrate", "--plan")
         assert "No planned migration operations" in plan.stdout
 
         # The application works on it: a user found case-insensitively, new rows get the next ids.
         shell = manage(adopted, "shell", "--no-imports", "-c", (
             "from graph.models import Node; from kgsite.models import User;"
-            "u = User.objects.get_by_natural_key('owner@example.com');"
-            "n = Node.objects.create(name='Optics', node_type='field', path='science.physics.optics', created_by=u);"
-            "print(u.first_name, n.node_id, Node.objects.count())"
+            "user = User.objects.get_by_natural_key('owner@example.com');"
+            "physics = Node.objects.get(path='science.physics');"
+            "optics = Node.objects.create(name='Optics', node_type='field', path='science.physics.optics',"
+            " parent_node=physics, created_by=user);"
+            "print(user.first_name, optics.node_id, Node.objects.count())"
         ))
         assert shell.stdout.split() == ["Olga", "3", "3"]
 
@@ -90,6 +97,7 @@ def test_failed_adoption_changes_nothing():
                 "INSERT INTO users (email, password_hash) VALUES ('a@example.com', 'x'), ('A@example.com', 'y')"
             )
             before = snapshot(conn.cursor())
+        assert_spec_catalog(before, "the database made from the spec's SQL")
         result = manage(db, "adopt_database", check=False)
         assert result.returncode != 0
         with connect(db) as conn:
