@@ -38,8 +38,9 @@ class SystemConfig(models.Model):
         db_table = "system_config"
         verbose_name = "configuration parameter"
         ordering = ["category", "parameter_name"]
+        # A name of at most 50 characters: auth.0001's column, which `migrate auth zero` shrinks back to.
         permissions = [
-            ("apply_postgres_settings", "Can apply configuration to PostgreSQL (ALTER SYSTEM)"),
+            ("apply_postgres_settings", "Can apply settings to PostgreSQL (ALTER SYSTEM)"),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -14,6 +14,6 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AlterModelOptions(
             name='systemconfig',
-            options={'ordering': ['category', 'parameter_name'], 'permissions': [('apply_postgres_settings', 'Can apply configuration to PostgreSQL (ALTER SYSTEM)')], 'verbose_name': 'configuration parameter'},
+            options={'ordering': ['category', 'parameter_name'], 'permissions': [('apply_postgres_settings', 'Can apply settings to PostgreSQL (ALTER SYSTEM)')], 'verbose_name': 'configuration parameter'},
         ),
     ]
