@@ -116,3 +116,21 @@ def test_admin_account_ensure_directly():
     with pytest.raises(AccountError, match="not a valid email") as excinfo:
         admin_account_ensure(email="not-an-email")
     assert excinfo.value.code == INVALID_EMAIL
+
+
+def test_demo_loader_refusal_is_reported_and_a_bug_is_not_disguised(monkeypatch):
+    from graph.errors import UNREADABLE_FILE, GraphError
+
+    def refuse(**_):
+        raise GraphError("demo graph: cannot read it", code=UNREADABLE_FILE)
+
+    monkeypatch.setattr("graph.management.commands.quickstart.demo_graph_load", refuse)
+    with pytest.raises(CommandError, match=f"^{UNREADABLE_FILE}: demo graph: cannot read it$"):
+        run()
+
+    def bug(**_):
+        raise ValueError("a programming error")
+
+    monkeypatch.setattr("graph.management.commands.quickstart.demo_graph_load", bug)
+    with pytest.raises(ValueError, match="a programming error"):  # not turned into a tidy CommandError
+        run()
