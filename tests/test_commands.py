@@ -122,12 +122,13 @@ CASES: dict[str, list[Case]] = {
     "generate_graph": [
         case(code=ARGPARSE),  # --nodes is required
         case("--nodes", "3", code="RG-GEN-001"),
-        case("--nodes", "0", code="RG-GEN-001"),
-        case("--nodes", "-" + HUGE, code="RG-GEN-001"),
+        case("--nodes", "0", code=ARGPARSE),
+        case("--nodes", "-" + HUGE, code=ARGPARSE),
+        case("--nodes", HUGE, code=ARGPARSE),  # above MAX_NODES: refused before any planning
         case("--nodes", "abc", code=ARGPARSE),
-        case("--nodes", ARABIC_THREE, code="RG-GEN-001"),  # int() reads it as 3: too small either way
+        case("--nodes", ARABIC_THREE, code=ARGPARSE),  # ASCII digits only
         case("--nodes", f"100{NUL}", code=ARGPARSE),
-        case("--nodes", "100", "--seed", "-1", code=BAD_VALUE),
+        case("--nodes", "100", "--seed", "-1", code=ARGPARSE),
         case("--nodes", "100", "--seed", "x", code=ARGPARSE),
         case("--nodes", "100", "--bogus", code=ARGPARSE),
     ],
@@ -215,3 +216,15 @@ def test_bad_input_exits_non_zero_with_a_code_and_no_traceback(name, bad, capsys
         assert err.strip().startswith(f"{bad.code}: ") and "\n" not in err.strip(), err
     assert database_state() == before
     assert not (tmp_path / "missing-dir").exists()
+
+
+def test_a_command_on_an_unmigrated_database_says_so(capsys):
+    """config, generate_graph and move_node refuse with RG-DB-001 instead of a missing-table traceback."""
+    from tests.scratch import manage, scratch_database
+
+    with scratch_database() as db:
+        for args in (["config", "list"], ["generate_graph", "--nodes", "10"], ["move_node", "1", "--root"]):
+            result = manage(db, *args, check=False)
+            assert result.returncode == 1, (args, result.stdout, result.stderr)
+            assert result.stderr.startswith("RG-DB-001: the database is not ready"), result.stderr
+            assert "Traceback" not in result.stderr

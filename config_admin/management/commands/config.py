@@ -12,19 +12,17 @@ import sys
 
 from config_admin import selectors, services
 from config_admin.values import BAD_IMPORT_FILE, UNKNOWN_PARAMETER, ConfigError
-from kgsite.management.base import DomainCommand, DomainCommandParser
+from kgsite.management.base import DomainCommand
 
 ACTIONS = ("list", "get", "set", "reset", "export", "import", "apply-postgres")
 
 
 class Command(DomainCommand):
+    requires_migrated_database = True
     help = "Read and change system configuration (typed, validated, audited)."
 
     def add_arguments(self, parser):
-        # parser_class: add_arguments runs before DomainCommand gives the parser its class, so the sub-parsers
-        # would otherwise be Django's and report their errors without RG-CMD-001.
-        sub = parser.add_subparsers(dest="action", required=True, metavar="{" + ",".join(ACTIONS) + "}",
-                                    parser_class=DomainCommandParser)
+        sub = parser.add_subparsers(dest="action", required=True, metavar="{" + ",".join(ACTIONS) + "}")
         listing = sub.add_parser("list", help="Parameters with value, default and range.")
         listing.add_argument("--category", help="Only this category.")
         get = sub.add_parser("get", help="Print one parameter's value.")

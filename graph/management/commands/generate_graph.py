@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from graph.services.generator import graph_generate
-from kgsite.errors import InvalidArgument
-from kgsite.management.base import DomainCommand
+from kgsite.management.base import DomainCommand, whole_number
+
+# Ten times the largest benchmark scale: the plan is held in memory (about 1.5 GB per million nodes).
+MAX_NODES = 10_000_000
+MAX_SEED = 2**32 - 1
 
 
 class Command(DomainCommand):
+    requires_migrated_database = True
     help = (
         "Generate a synthetic knowledge graph shaped like real ones (typed hierarchy, Zipf-distributed attribute "
         "values, hub-heavy relationships, clustered embeddings, resources, links, references) with COPY. Refuses "
@@ -15,13 +19,13 @@ class Command(DomainCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--nodes", type=int, required=True, help="Number of nodes to generate (at least 10).")
-        parser.add_argument("--seed", type=int, default=0, help="Random seed: the same seed gives the same graph.")
+        parser.add_argument("--nodes", type=whole_number(1, MAX_NODES), required=True,
+                            help=f"Number of nodes to generate (at least 10, at most {MAX_NODES:,}).")
+        parser.add_argument("--seed", type=whole_number(0, MAX_SEED), default=0,
+                            help="Random seed: the same seed gives the same graph.")
         parser.add_argument("--append", action="store_true", help="Add to a graph that already has nodes.")
 
     def handle(self, *args, nodes, seed, append, **options):
-        if seed < 0:
-            raise InvalidArgument(f"--seed must be zero or positive; got {seed}")
         progress = self.stdout.write if options["verbosity"] > 1 else None
         report = graph_generate(nodes=nodes, seed=seed, append=append, progress=progress)
         self.stdout.write(report.summary())

@@ -16,6 +16,7 @@ def _node_id(text: str) -> int:
 
 
 class Command(DomainCommand):
+    requires_migrated_database = True
     help = (
         "Move a node, with its whole subtree, under another node (--parent) or to the top of the hierarchy "
         "(--root). The node keeps its label; every descendant's path follows, in one transaction."
