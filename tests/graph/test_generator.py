@@ -250,7 +250,7 @@ def test_command(report):
         call_command("generate_graph", "--nodes", "20", stdout=StringIO())
     with pytest.raises(CommandError, match="^RG-GEN-001: .*at least 10"):
         call_command("generate_graph", "--nodes", "3", "--append", stdout=StringIO())
-    with pytest.raises(CommandError, match="^RG-CMD-002: --seed must be zero or positive"):
+    with pytest.raises(CommandError, match="RG-CMD-001: argument --seed: '-1' is not a whole number"):
         call_command("generate_graph", "--nodes", "30", "--seed", "-1", "--append", stdout=StringIO())
     out = StringIO()
     call_command("generate_graph", "--nodes", "30", "--seed", "2", "--append", stdout=out)
