@@ -22,12 +22,10 @@ import time
 
 from django.contrib import admin
 from django.db import connection, models, transaction
-from django.test import Client
-from django.test.utils import override_settings
 from django.urls import include, path
 
-from bench.benchmarks.admin_changelist import BENCH_USER
-from bench.harness import Benchmark, Context, Sample, register
+from bench.benchmarks.admin_changelist import AdminPageBenchmark
+from bench.harness import Context, Sample, register
 from graph.models import ExternalResource, Node
 
 stock_site = admin.AdminSite(name="stock_delete_admin")
@@ -75,7 +73,8 @@ def _hub() -> tuple[int, int]:
         return cursor.fetchone()
 
 
-class HubDeleteBenchmark(Benchmark):
+class HubDeleteBenchmark(AdminPageBenchmark):
+    urlconf = __name__
     unit = "ms"
     repeat = 5
     warmup = 1
@@ -86,23 +85,11 @@ class HubDeleteBenchmark(Benchmark):
         self.summaries: dict[str, dict[str, str]] = {}
 
     def setup(self, context: Context) -> None:
-        from django.contrib.auth import get_user_model
-
-        user_model = get_user_model()
-        user = user_model.objects.filter(email=BENCH_USER).first()
-        if user is None:
-            user = user_model.objects.create_superuser(email=BENCH_USER, password=None)
-        self.client = Client(SERVER_NAME="localhost")
-        self.client.force_login(user)
-        self.urlconf = override_settings(ROOT_URLCONF=__name__)
-        self.urlconf.enable()
+        super().setup(context)
         self.hub, self.edges = _hub()
         self.collector = _DjangoCollector()
         context.say(f"{self.name}: hub node {self.hub} with {self.edges:,} relationships")
         self.description += f" (node {self.hub}, {self.edges:,} relationships)"
-
-    def teardown(self) -> None:
-        self.urlconf.disable()
 
     def _run(self, prefix: str, side: str) -> Sample:
         url = f"/{prefix}/graph/node/{self.hub}/delete/"

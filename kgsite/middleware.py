@@ -1,0 +1,27 @@
+"""The web edge of the error family: a ``DomainError`` that reaches a view's caller becomes a page, not a 500.
+
+Views that can show an error next to a form field do so themselves; anything they let through lands here:
+``PermissionRefused`` is a 403, every other ``DomainError`` a 400 page naming the code and the problem. Other
+exceptions are bugs and go on to Django's 500 handling (and the logs).
+"""
+
+from __future__ import annotations
+
+from django.template.response import TemplateResponse
+
+from kgsite.errors import DomainError, PermissionRefused
+
+
+class DomainErrorMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, DomainError):
+            return None
+        status = 403 if isinstance(exception, PermissionRefused) else 400
+        response = TemplateResponse(request, "domain_error.html", {"error": exception}, status=status)
+        return response.render()
