@@ -7,16 +7,16 @@ from django.db import connection
 from django.urls import NoReverseMatch, reverse
 
 from config_admin.models import SystemConfig
-from graph.models import (
-    ExternalResource,
-    InferenceQueueItem,
-    Node,
-    NodeAttribute,
-    Reference,
-    Relationship,
-)
 from graph.selectors import overview as overview_module
 from graph.selectors.overview import graph_overview
+from tests.factories import (
+    ExternalResourceFactory,
+    InferenceQueueItemFactory,
+    NodeAttributeFactory,
+    NodeFactory,
+    ReferenceFactory,
+    RelationshipFactory,
+)
 
 # Session + user, the seven counts, the filtered estimate checks, the view's populated flag and its rows, and
 # the staff user's permissions: well under this, whatever the table sizes.
@@ -25,21 +25,19 @@ MAX_QUERIES = 16
 
 @pytest.fixture
 def graph(user):
-    nodes = [
-        Node.objects.create(name=f"Person {i}", node_type="person", created_by=user) for i in range(3)
-    ] + [Node.objects.create(name="Optics", node_type="topic", created_by=user)]
-    NodeAttribute.objects.create(node=nodes[0], attribute_type="text", attribute_key="born", attribute_value="1815")
-    NodeAttribute.objects.create(node=nodes[1], attribute_type="text", attribute_key="born", attribute_value="1791")
-    Relationship.objects.create(source_node=nodes[0], target_node=nodes[1], relationship_type="knows")
-    Relationship.objects.create(
-        source_node=nodes[1], target_node=nodes[2], relationship_type="similar_to", auto_managed=True
-    )
-    Relationship.objects.create(source_node=nodes[2], target_node=nodes[3], relationship_type="studies")
-    resource = ExternalResource.objects.create(url="https://example.org/optics")
-    Reference.objects.create(source_node=nodes[3], target_resource=resource, reference_type="cites")
-    InferenceQueueItem.objects.create(node=nodes[0])
-    InferenceQueueItem.objects.create(node=nodes[1])
-    InferenceQueueItem.objects.create(node=nodes[2], status="completed")
+    """Three people and a topic: two attributes, three relationships (one inferred), a citation, three queue items
+    (two pending)."""
+    nodes = [NodeFactory(node_type="person", created_by=user) for _ in range(3)]
+    nodes.append(NodeFactory(label="optics", name="Optics", node_type="topic", created_by=user))
+    NodeAttributeFactory(node=nodes[0], attribute_key="born", attribute_value="1815")
+    NodeAttributeFactory(node=nodes[1], attribute_key="born", attribute_value="1791")
+    RelationshipFactory(source_node=nodes[0], target_node=nodes[1], relationship_type="knows")
+    RelationshipFactory(source_node=nodes[1], target_node=nodes[2], relationship_type="similar_to", inferred=True)
+    RelationshipFactory(source_node=nodes[2], target_node=nodes[3], relationship_type="studies")
+    ReferenceFactory(source_node=nodes[3], target_resource=ExternalResourceFactory())
+    InferenceQueueItemFactory(node=nodes[0])
+    InferenceQueueItemFactory(node=nodes[1])
+    InferenceQueueItemFactory(node=nodes[2], status="completed")
     return nodes
 
 
