@@ -82,6 +82,7 @@ def admin_changelist_url(user, model: type[models.Model]) -> str | None:
 
 class BigTableAdmin(admin.ModelAdmin):
     paginator = EstimatedCountPaginator
+    delete_confirmation_template = "admin/kgsite/delete_confirmation.html"
     show_full_result_count = False
     list_per_page = 50
     # Searches that use indexes instead of ILIKE scans: text columns matched exactly, and integer columns
@@ -134,7 +135,7 @@ class BigTableAdmin(admin.ModelAdmin):
         protected = [
             f"{blocker.rows:,}{'+' if blocker.rows > BLOCKER_CAP else ''} {blocker.label} "
             f"refer{'s' if blocker.rows == 1 else ''} to {'it' if impact.selected == 1 else 'them'} "
-            f"through {blocker.column}"
+            f"as {'its' if blocker.rows == 1 else 'their'} {blocker.field_label}"
             + (f", e.g. {', '.join(blocker.examples)}" if blocker.examples else "")
             + ": move or delete those first"
             for blocker in impact.blockers

@@ -63,6 +63,15 @@ class Blocker:
     def label(self) -> str:
         return TableCount(self.table, self.model, self.rows).label
 
+    @property
+    def field_label(self) -> str:
+        """The referring column as a person names it: the model field's verbose name (``parent node``)."""
+        if self.model is not None:
+            for model_field in self.model._meta.concrete_fields:
+                if model_field.column == self.column:
+                    return str(model_field.verbose_name)
+        return self.column
+
 
 @dataclass
 class DeletionImpact:

@@ -134,7 +134,8 @@ class TestAdminDelete:
         response = admin_client_for.get(url)
         text = response.content.decode()
         assert "Cannot delete" in text
-        assert "1 node refers to it through parent_node_id, e.g. Lisp (concept): move or delete those first" in text
+        assert "cannot be deleted while other rows refer to it" in text
+        assert "1 node refers to it as its parent node, e.g. Lisp (concept): move or delete those first" in text
         response = admin_client_for.post(url, {"post": "yes"})  # Django answers with the same refusal
         assert response.status_code == 200 and "Cannot delete" in response.content.decode()
         assert Node.objects.filter(pk=hub.pk).exists()
