@@ -151,17 +151,18 @@ def deletion_impact(queryset: models.QuerySet) -> DeletionImpact:
         while pending:
             table, selection, params, depth = pending.pop(0)
             foreign_keys = _foreign_keys_to(cursor, table)
+            table_pk = qn(_primary_key(cursor, table))
             cascades: dict[str, list[_ForeignKey]] = {}
             for fk in foreign_keys:
                 if fk.action == "c":
                     cascades.setdefault(fk.table, []).append(fk)
             for fk in foreign_keys:
                 matched = f"{qn(fk.column)} IN (SELECT {qn(fk.referenced_column)} FROM {qn(table)} " \
-                          f"WHERE {qn(_primary_key(cursor, table))} IN ({selection}))"
+                          f"WHERE {table_pk} IN ({selection}))"
                 if fk.action in ("a", "r"):
                     condition, condition_params = matched, list(params)
                     if fk.table == table:  # a self-reference: rows deleted in the same statement don't block
-                        condition += f" AND {qn(_primary_key(cursor, table))} NOT IN ({selection})"
+                        condition += f" AND {table_pk} NOT IN ({selection})"
                         condition_params += params
                     cursor.execute(
                         f"SELECT count(*) FROM (SELECT 1 FROM {qn(fk.table)} WHERE {condition} LIMIT %s) blocking",
@@ -183,7 +184,7 @@ def deletion_impact(queryset: models.QuerySet) -> DeletionImpact:
                 # One condition per table: a relationship whose source and target are both deleted counts once.
                 conditions = " OR ".join(
                     f"{qn(fk.column)} IN (SELECT {qn(fk.referenced_column)} FROM {qn(table)} "
-                    f"WHERE {qn(_primary_key(cursor, table))} IN ({selection}))" for fk in fks
+                    f"WHERE {table_pk} IN ({selection}))" for fk in fks
                 )
                 condition_params = list(params) * len(fks)
                 cursor.execute(f"SELECT count(*) FROM {qn(referencing_table)} WHERE {conditions}", condition_params)
