@@ -13,6 +13,15 @@ from django.db import models
 from django.utils.html import format_html
 from django_ltree.forms import PathFormField
 
+from graph.admin_search import (
+    ExternalResourceSearchMixin,
+    InferenceQueueItemSearchMixin,
+    NodeAttributeSearchMixin,
+    NodeResourceLinkSearchMixin,
+    NodeSearchMixin,
+    ReferenceSearchMixin,
+    RelationshipSearchMixin,
+)
 from graph.models import (
     EmbeddingSimilarityCache,
     ExternalResource,
@@ -125,13 +134,11 @@ class ReferenceInline(CompactInline):
 
 
 @admin.register(Node)
-class NodeAdmin(BigTableAdmin):
+class NodeAdmin(NodeSearchMixin, BigTableAdmin):
     form = NodeForm
     list_display = ("node_id", "name", "node_type", "path", "confidence_score", "source", "created_at")
     list_display_links = ("node_id", "name")
     list_filter = (distinct_values_filter("node_type", "node type"), distinct_values_filter("source"))
-    search_fields = ("name",)
-    id_search_fields = ("node_id",)
     autocomplete_fields = ("parent_node",)
     readonly_fields = ("confidence_last_updated", "created_at", "updated_at", "created_by")
     fieldsets = (
@@ -151,13 +158,10 @@ class NodeAdmin(BigTableAdmin):
 
 
 @admin.register(NodeAttribute)
-class NodeAttributeAdmin(BigTableAdmin):
+class NodeAttributeAdmin(NodeAttributeSearchMixin, BigTableAdmin):
     list_display = ("attribute_id", "node", "attribute_type", "attribute_key", "short_value", "confidence", "weight")
     list_select_related = ("node",)
     list_filter = (distinct_values_filter("attribute_type", "attribute type"),)
-    search_help_text = "Exact attribute value or key (indexed lookups), or a node id."
-    exact_search_fields = ("attribute_value", "attribute_key")
-    id_search_fields = ("node_id",)
     autocomplete_fields = ("node",)
     readonly_fields = AUDIT_FIELDS
     show_facets = admin.ShowFacets.NEVER
@@ -168,30 +172,24 @@ class NodeAttributeAdmin(BigTableAdmin):
 
 
 @admin.register(Relationship)
-class RelationshipAdmin(BigTableAdmin):
+class RelationshipAdmin(RelationshipSearchMixin, BigTableAdmin):
     list_display = ("relationship_id", "source_node", "relationship_type", "target_node", "strength",
                     "confidence_score", "bidirectional", "auto_managed")
     list_select_related = ("source_node", "target_node")
     list_filter = (distinct_values_filter("relationship_type", "relationship type"), "auto_managed",
                    "bidirectional")
-    search_help_text = "A node id (relationships from or to it) or a relationship type."
-    exact_search_fields = ("relationship_type",)
-    id_search_fields = ("source_node_id", "target_node_id")
     autocomplete_fields = ("source_node", "target_node")
     readonly_fields = ("confidence_last_updated", "created_at", "updated_at", "created_by", "last_inference_update",
                        "shared_attributes_count", "inference_confidence")
 
 
 @admin.register(InferenceQueueItem)
-class InferenceQueueItemAdmin(BigTableAdmin):
+class InferenceQueueItemAdmin(InferenceQueueItemSearchMixin, BigTableAdmin):
     list_display = ("queue_id", "node", "status", "priority", "retry_count", "max_retries", "queued_at",
                     "started_at", "completed_at", "processing_node")
     list_select_related = ("node",)
     list_filter = ("status", "priority")
     autocomplete_fields = ("node",)
-    search_help_text = "A node id or a batch id."
-    exact_search_fields = ("batch_id",)
-    id_search_fields = ("node_id",)
 
 
 class ExternalResourceForm(forms.ModelForm):
@@ -202,12 +200,10 @@ class ExternalResourceForm(forms.ModelForm):
 
 
 @admin.register(ExternalResource)
-class ExternalResourceAdmin(BigTableAdmin):
+class ExternalResourceAdmin(ExternalResourceSearchMixin, BigTableAdmin):
     form = ExternalResourceForm
     list_display = ("resource_id", "title_or_url", "resource_type", "crawl_status", "last_crawled")
     list_filter = ("crawl_status", distinct_values_filter("resource_type", "resource type"))
-    search_fields = ("title", "^url")
-    id_search_fields = ("resource_id",)
     readonly_fields = ("created_at", "updated_at", "created_by")
 
     @admin.display(description="resource")
@@ -216,7 +212,7 @@ class ExternalResourceAdmin(BigTableAdmin):
 
 
 @admin.register(NodeResourceLink)
-class NodeResourceLinkAdmin(BigTableAdmin):
+class NodeResourceLinkAdmin(NodeResourceLinkSearchMixin, BigTableAdmin):
     list_display = ("link_id", "node", "resource", "link_type", "confidence", "created_at")
     list_select_related = ("node", "resource")
     list_filter = (distinct_values_filter("link_type", "link type"),)
@@ -225,7 +221,7 @@ class NodeResourceLinkAdmin(BigTableAdmin):
 
 
 @admin.register(Reference)
-class ReferenceAdmin(BigTableAdmin):
+class ReferenceAdmin(ReferenceSearchMixin, BigTableAdmin):
     list_display = ("reference_id", "__str__", "reference_type", "page_number", "created_at")
     list_filter = (distinct_values_filter("reference_type", "reference type"),)
     autocomplete_fields = ("source_node", "source_resource", "target_node", "target_resource")
