@@ -155,14 +155,17 @@ USE_TZ = True
 # --- Static files (served by whitenoise under gunicorn) ------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+# Served sites (production, and quickstart unless --debug) use hashed, compressed files from ``collectstatic``,
+# which WhiteNoise sends with a far-future ``Cache-Control``; a DEBUG shell serves the source files as they are.
+KGSITE_STATIC_MANIFEST = env.bool("KGSITE_STATIC_MANIFEST", default=not DEBUG)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        if PRODUCTION else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if KGSITE_STATIC_MANIFEST else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
-WHITENOISE_USE_FINDERS = not PRODUCTION
+WHITENOISE_USE_FINDERS = not KGSITE_STATIC_MANIFEST
 
 # --- Security ------------------------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
