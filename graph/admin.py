@@ -8,9 +8,14 @@
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db import models
-from django.utils.html import format_html
+from django.db.models import OuterRef, Subquery
+from django.forms.models import BaseInlineFormSet
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.urls import NoReverseMatch, path, reverse
+from django.utils.html import format_html, format_html_join
 from django_ltree.forms import PathFormField
 
 from graph.admin_search import (
@@ -22,6 +27,7 @@ from graph.admin_search import (
     ReferenceSearchMixin,
     RelationshipSearchMixin,
 )
+from graph.errors import DUPLICATE_ATTRIBUTE
 from graph.models import (
     EmbeddingSimilarityCache,
     ExternalResource,
@@ -37,15 +43,116 @@ from graph.models import (
     RelationshipStrengthMatrix,
 )
 from graph.services.hierarchy import HierarchyError, node_placement_resolve
-from kgsite.admin import BigTableAdmin, ReadOnlyAdmin, distinct_values_filter
+from graph.services.matviews import REFRESH_PERMISSION, materialized_view_refreshes, materialized_views_refresh
+from kgsite.admin import (
+    CHECKBOX_BOOLEANS,
+    BigTableAdmin,
+    ReadOnlyAdmin,
+    YesNoListFilter,
+    distinct_values_filter,
+)
+from kgsite.db import capped_count
+from kgsite.errors import PermissionRefused
 
 AUDIT_FIELDS = ("created_by", "created_at")
+NODE_PAGE_ROWS = 20  # relationships and references listed on a node's change page, per direction; the rest counted
+NODE_PAGE_COUNT_CAP = 100_000  # counted exactly up to this many, "100,000+" beyond
 
 
 def _short(text: str | None, length: int = 80) -> str:
     if not text:
         return ""
     return text if len(text) <= length else text[: length - 1] + "…"
+
+
+def change_link(obj, text=None) -> str:
+    """A link to ``obj``'s admin change page (plain text if its model is not in the admin)."""
+    if obj is None:
+        return "—"
+    opts = obj._meta
+    try:
+        url = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
+    except NoReverseMatch:
+        return format_html("{}", text or obj)
+    return format_html('<a href="{}">{}</a>', url, text or obj)
+
+
+def node_link(node_id: int | None, name: str | None) -> str:
+    if node_id is None:
+        return "—"
+    url = reverse("admin:graph_node_change", args=[node_id])
+    return format_html('<a href="{}">{}</a>', url, name if name is not None else f"node {node_id} (deleted)")
+
+
+def attribute_duplicate(instance: NodeAttribute) -> NodeAttribute | None:
+    """Another attribute of the same node with the same type, key and value (found by the composite index)."""
+    if instance.node_id is None or not instance.attribute_type or not instance.attribute_key:
+        return None
+    matches = NodeAttribute.objects.filter(node_id=instance.node_id).matching(
+        attribute_type=instance.attribute_type, attribute_key=instance.attribute_key,
+        value=instance.attribute_value or "",
+    )
+    if instance.pk:
+        matches = matches.exclude(pk=instance.pk)
+    return matches.first()
+
+
+class VerifiedAtInput(forms.DateTimeInput):
+    """One text box for a date and time (``2026-11-23 14:05``): an attribute row stays one line."""
+
+    input_type = "text"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs={"size": 16, "placeholder": "YYYY-MM-DD HH:MM", **(attrs or {})},
+                         format="%Y-%m-%d %H:%M")
+
+
+class NodeAttributeForm(forms.ModelForm):
+    """An attribute: "Last verified" starts empty (nobody verified a new attribute), and a second attribute with
+    the same type, key and value on one node is refused."""
+
+    class Meta:
+        model = NodeAttribute
+        fields = "__all__"
+        help_texts = {"last_verified": "When someone last checked this value (UTC); empty if nobody has."}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.instance.pk:
+            self.initial["last_verified"] = None
+
+    def _post_clean(self):
+        super()._post_clean()  # builds self.instance from the cleaned data (the node too, in an inline)
+        if not self.errors and self.instance.node_id:
+            duplicate = attribute_duplicate(self.instance)
+            if duplicate is not None:
+                self.add_error(None, forms.ValidationError(
+                    "%(node)s already has this attribute (%(attribute)s, attribute %(id)s).",
+                    code=DUPLICATE_ATTRIBUTE,
+                    params={"node": duplicate.node.name, "attribute": duplicate, "id": duplicate.pk},
+                ))
+
+
+class NodeAttributeInlineFormSet(BaseInlineFormSet):
+    """Two rows of one node's attributes with the same type, key and value are refused, saved or not."""
+
+    def clean(self):
+        super().clean()
+        seen: dict[tuple, int] = {}
+        for index, form in enumerate(self.forms):
+            if not hasattr(form, "cleaned_data") or not form.cleaned_data or self._should_delete_form(form):
+                continue
+            data = form.cleaned_data
+            key = (data.get("attribute_type"), data.get("attribute_key"), data.get("attribute_value"))
+            if key in seen:
+                raise forms.ValidationError(
+                    "Rows %(first)s and %(second)s are the same attribute (%(type)s.%(key)s = %(value)s); "
+                    "keep one.",
+                    code=DUPLICATE_ATTRIBUTE,
+                    params={"first": seen[key] + 1, "second": index + 1, "type": key[0], "key": key[1],
+                            "value": (key[2] or "")[:60]},
+                )
+            seen[key] = index
 
 
 class EmbeddingWidget(forms.Textarea):
@@ -106,14 +213,21 @@ class NodeForm(forms.ModelForm):
 # --- Inlines on the node page --------------------------------------------------------------------------------
 
 class CompactInline(admin.TabularInline):
-    """One line per row: text columns as one-row text areas (they grow when typed into)."""
+    """One line per row: text columns as one-row text areas (they grow when typed into), a date and time as one
+    text box, nullable booleans as checkboxes."""
 
     extra = 0
-    formfield_overrides = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 1, "cols": 32})}}
+    formfield_overrides = {
+        **CHECKBOX_BOOLEANS,
+        models.TextField: {"widget": forms.Textarea(attrs={"rows": 1, "cols": 24})},
+        models.DateTimeField: {"form_class": forms.DateTimeField, "widget": VerifiedAtInput},
+    }
 
 
 class NodeAttributeInline(CompactInline):
     model = NodeAttribute
+    form = NodeAttributeForm
+    formset = NodeAttributeInlineFormSet
     fields = ("attribute_type", "attribute_key", "attribute_value", "weight", "confidence", "source_reliability",
               "last_verified")
 
@@ -133,21 +247,96 @@ class ReferenceInline(CompactInline):
     autocomplete_fields = ("target_node", "target_resource")
 
 
+def short_datetime(value) -> str:
+    return f"{value:%Y-%m-%d %H:%M}" if value else "—"
+
+
+def _relationship_rows(queryset, other: str) -> str:
+    rows = format_html_join(
+        "", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        (
+            (change_link(rel, rel.relationship_type), change_link(getattr(rel, other)), rel.strength,
+             rel.confidence_score, "inferred" if rel.auto_managed else "manual")
+            for rel in queryset
+        ),
+    )
+    return format_html(
+        '<table class="node-edges"><thead><tr><th>type</th><th>{}</th><th>strength</th><th>confidence</th>'
+        "<th>made</th></tr></thead><tbody>{}</tbody></table>",
+        "target" if other == "target_node" else "source", rows,
+    )
+
+
+def _count_text(count: int, noun: str) -> str:
+    more = "+" if count > NODE_PAGE_COUNT_CAP else ""
+    shown = min(count, NODE_PAGE_COUNT_CAP)
+    return f"{shown:,}{more} {noun}{'' if shown == 1 and not more else 's'}"
+
+
 @admin.register(Node)
 class NodeAdmin(NodeSearchMixin, BigTableAdmin):
     form = NodeForm
-    list_display = ("node_id", "name", "node_type", "path", "confidence_score", "source", "created_at")
+    list_display = ("node_id", "name", "node_type", "path", "confidence_score", "source", "created")
     list_display_links = ("node_id", "name")
     list_filter = (distinct_values_filter("node_type", "node type"), distinct_values_filter("source"))
     autocomplete_fields = ("parent_node",)
-    readonly_fields = ("confidence_last_updated", "created_at", "updated_at", "created_by")
+    readonly_fields = ("confidence_last_updated", "created_at", "updated_at", "created_by",
+                       "outgoing_relationships_list", "incoming_relationships_list", "references_received_list")
     fieldsets = (
         (None, {"fields": ("name", "node_type", "path", "parent_node", "source")}),
         ("Confidence", {"fields": ("confidence_score", "confidence_last_updated")}),
+        ("Relationships", {"fields": ("outgoing_relationships_list", "incoming_relationships_list",
+                                      "references_received_list")}),
         ("Data", {"fields": ("metadata", "embedding"), "classes": ("collapse",)}),
         ("Provenance", {"fields": ("created_by", "created_at", "updated_at")}),
     )
     inlines = (NodeAttributeInline, NodeResourceLinkInline, ReferenceInline)
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, obj):
+        return short_datetime(obj.created_at)
+
+    def _edges(self, obj, direction: str) -> str:
+        """The first ``NODE_PAGE_ROWS`` relationships of one direction, their count, and links to all of them."""
+        mine, other = ("source_node", "target_node") if direction == "out" else ("target_node", "source_node")
+        edges = Relationship.objects.filter(**{mine: obj})
+        count = capped_count(edges, NODE_PAGE_COUNT_CAP)
+        if not count:
+            return "None."
+        shown = edges.select_related(other).only(
+            "relationship_id", "relationship_type", "strength", "confidence_score", "auto_managed", "bidirectional",
+            f"{other}__node_id", f"{other}__name", f"{other}__node_type",
+        ).order_by(other, "relationship_type")[:NODE_PAGE_ROWS]
+        url = reverse("admin:graph_relationship_changelist") + f"?{mine}__exact={obj.pk}"
+        summary = format_html(
+            '<p class="node-edges__count">{} — <a href="{}">{}</a></p>',
+            _count_text(count, "relationship"), url,
+            "list them all" if count > NODE_PAGE_ROWS else "open as a list",
+        )
+        return format_html("{}{}", summary, _relationship_rows(shown, other))
+
+    @admin.display(description="outgoing (this node → other)")
+    def outgoing_relationships_list(self, obj):
+        return self._edges(obj, "out") if obj.pk else "—"
+
+    @admin.display(description="incoming (other → this node)")
+    def incoming_relationships_list(self, obj):
+        return self._edges(obj, "in") if obj.pk else "—"
+
+    @admin.display(description="references to this node")
+    def references_received_list(self, obj):
+        if not obj.pk:
+            return "—"
+        received = Reference.objects.filter(target_node=obj)
+        count = capped_count(received, NODE_PAGE_COUNT_CAP)
+        if not count:
+            return "None."
+        shown = received.select_related("source_node", "source_resource").order_by("-reference_id")[:NODE_PAGE_ROWS]
+        url = reverse("admin:graph_reference_changelist") + f"?target_node__exact={obj.pk}"
+        items = format_html_join("", "<li>{}</li>", ((change_link(ref),) for ref in shown))
+        return format_html('<p class="node-edges__count">{} — <a href="{}">{}</a></p><ul>{}</ul>',
+                           _count_text(count, "reference"), url,
+                           "list them all" if count > NODE_PAGE_ROWS else "open as a list", items)
 
     def get_queryset(self, request):
         # The change list never shows the 768-number embedding; don't read it for 50 rows per page.
@@ -159,6 +348,7 @@ class NodeAdmin(NodeSearchMixin, BigTableAdmin):
 
 @admin.register(NodeAttribute)
 class NodeAttributeAdmin(NodeAttributeSearchMixin, BigTableAdmin):
+    form = NodeAttributeForm
     list_display = ("attribute_id", "node", "attribute_type", "attribute_key", "short_value", "confidence", "weight")
     list_select_related = ("node",)
     list_filter = (distinct_values_filter("attribute_type", "attribute type"),)
@@ -175,12 +365,17 @@ class NodeAttributeAdmin(NodeAttributeSearchMixin, BigTableAdmin):
 class RelationshipAdmin(RelationshipSearchMixin, BigTableAdmin):
     list_display = ("relationship_id", "source_node", "relationship_type", "target_node", "strength",
                     "confidence_score", "bidirectional", "auto_managed")
+    list_display_links = ("relationship_id", "relationship_type")
     list_select_related = ("source_node", "target_node")
-    list_filter = (distinct_values_filter("relationship_type", "relationship type"), "auto_managed",
-                   "bidirectional")
+    list_filter = (distinct_values_filter("relationship_type", "relationship type"),
+                   ("auto_managed", YesNoListFilter), ("bidirectional", YesNoListFilter))
     autocomplete_fields = ("source_node", "target_node")
     readonly_fields = ("confidence_last_updated", "created_at", "updated_at", "created_by", "last_inference_update",
                        "shared_attributes_count", "inference_confidence")
+
+    def get_queryset(self, request):
+        # Titles, messages and the delete page name both nodes: read them with the relationship.
+        return super().get_queryset(request).select_related("source_node", "target_node")
 
 
 @admin.register(InferenceQueueItem)
@@ -191,12 +386,15 @@ class InferenceQueueItemAdmin(InferenceQueueItemSearchMixin, BigTableAdmin):
     list_filter = ("status", "priority")
     autocomplete_fields = ("node",)
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("node")
+
 
 class ExternalResourceForm(forms.ModelForm):
     class Meta:
         model = ExternalResource
         fields = "__all__"
-        widgets = {"embedding": EmbeddingWidget, "url": forms.URLInput(attrs={"size": 100})}
+        widgets = {"embedding": EmbeddingWidget, "url": forms.URLInput(attrs={"size": 60})}
 
 
 @admin.register(ExternalResource)
@@ -213,60 +411,170 @@ class ExternalResourceAdmin(ExternalResourceSearchMixin, BigTableAdmin):
 
 @admin.register(NodeResourceLink)
 class NodeResourceLinkAdmin(NodeResourceLinkSearchMixin, BigTableAdmin):
-    list_display = ("link_id", "node", "resource", "link_type", "confidence", "created_at")
+    list_display = ("link_id", "node", "resource", "link_type", "confidence", "created")
     list_select_related = ("node", "resource")
     list_filter = (distinct_values_filter("link_type", "link type"),)
     autocomplete_fields = ("node", "resource")
     readonly_fields = AUDIT_FIELDS
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("node", "resource")
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, obj):
+        return short_datetime(obj.created_at)
+
 
 @admin.register(Reference)
 class ReferenceAdmin(ReferenceSearchMixin, BigTableAdmin):
-    list_display = ("reference_id", "__str__", "reference_type", "page_number", "created_at")
+    list_display = ("reference_id", "__str__", "reference_type", "page_number", "created")
     list_filter = (distinct_values_filter("reference_type", "reference type"),)
     autocomplete_fields = ("source_node", "source_resource", "target_node", "target_resource")
     readonly_fields = AUDIT_FIELDS
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related(
+            "source_node", "source_resource", "target_node", "target_resource")
 
-# --- Materialized views: read-only ---------------------------------------------------------------------------
+    @admin.display(description="created", ordering="created_at")
+    def created(self, obj):
+        return short_datetime(obj.created_at)
+
+
+# --- Materialized views: read-only, with when they were refreshed and a refresh button --------------------------
+
+def rounded(field: str, description: str, places: int = 4):
+    """A list column showing a number with ``places`` decimals (the views' averages carry 20)."""
+
+    @admin.display(description=description, ordering=field)
+    def column(self, obj):
+        value = getattr(obj, field)
+        return "—" if value is None else f"{value:.{places}f}"
+
+    column.__name__ = f"{field}_rounded"
+    return column
+
 
 class MaterializedViewAdmin(ReadOnlyAdmin):
+    """A read-only list of one materialized view; the header says when it was last refreshed, and staff with the
+    permission ``graph.refresh_materialized_views`` get a button that refreshes it (POST, CSRF-protected)."""
+
     paginator = BigTableAdmin.paginator
     show_full_result_count = False
     list_per_page = 50
+    change_list_template = "admin/graph/materialized_view_change_list.html"
+
+    def get_urls(self):
+        opts = self.model._meta
+        return [
+            path("refresh/", self.admin_site.admin_view(self.refresh_view),
+                 name=f"{opts.app_label}_{opts.model_name}_refresh"),
+            *super().get_urls(),
+        ]
+
+    def has_refresh_permission(self, request) -> bool:
+        return request.user.has_perm(REFRESH_PERMISSION)
+
+    def changelist_view(self, request, extra_context=None):
+        opts = self.model._meta
+        extra_context = {
+            **(extra_context or {}),
+            "view_refresh": materialized_view_refreshes().get(opts.db_table),
+            "view_name": opts.db_table,
+            "can_refresh": self.has_refresh_permission(request),
+            "refresh_url": reverse(f"admin:{opts.app_label}_{opts.model_name}_refresh"),
+        }
+        return super().changelist_view(request, extra_context)
+
+    def refresh_view(self, request):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_refresh_permission(request):
+            raise PermissionDenied
+        try:
+            materialized_views_refresh([self.model._meta.db_table], user=request.user)
+        except PermissionRefused as exc:
+            raise PermissionDenied(str(exc)) from exc
+        refresh = materialized_view_refreshes()[self.model._meta.db_table]
+        self.message_user(
+            request, f"Refreshed {self.model._meta.verbose_name_plural} in {refresh.duration_ms:,} ms.",
+            messages.SUCCESS,
+        )
+        opts = self.model._meta
+        return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"))
+
+
+class NodePairViewAdmin(MaterializedViewAdmin):
+    """Views of node pairs (ids only in the view): both nodes by name with links, searchable by node name."""
+
+    list_display_links = None
+    search_help_text = "A node's name (rows from or to it)."
+
+    def get_queryset(self, request):
+        names = Node.objects.values("name")
+        return super().get_queryset(request).annotate(
+            source_name=Subquery(names.filter(node_id=OuterRef("source_node_id"))[:1]),
+            target_name=Subquery(names.filter(node_id=OuterRef("target_node_id"))[:1]),
+        )
+
+    def get_search_fields(self, request):
+        return ("source_node_id",)  # shows the search box; get_search_results does the searching
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        matching = Node.objects.filter(name__icontains=term).values("node_id")
+        return queryset.filter(models.Q(source_node_id__in=matching) | models.Q(target_node_id__in=matching)), False
+
+    @admin.display(description="source", ordering="source_node_id")
+    def source(self, obj):
+        return node_link(obj.source_node_id, obj.source_name)
+
+    @admin.display(description="target", ordering="target_node_id")
+    def target(self, obj):
+        return node_link(obj.target_node_id, obj.target_name)
 
 
 @admin.register(NodeConfidenceCache)
 class NodeConfidenceCacheAdmin(MaterializedViewAdmin):
-    list_display = ("node_id", "name", "node_type", "confidence_score", "confidence_tier", "confidence_last_updated")
+    list_display = ("node_id", "name", "node_type", "confidence", "confidence_tier", "updated")
     list_filter = ("confidence_tier",)
     ordering = ("-confidence_score",)
+    confidence = rounded("confidence_score", "confidence")
+
+    @admin.display(description="confidence updated", ordering="confidence_last_updated")
+    def updated(self, obj):
+        return short_datetime(obj.confidence_last_updated)
 
 
 @admin.register(RelationshipStrengthMatrix)
-class RelationshipStrengthMatrixAdmin(MaterializedViewAdmin):
-    list_display = ("source_node_id", "target_node_id", "relationship_type", "weighted_strength", "source_type",
-                    "target_type", "bidirectional")
-    list_display_links = None
+class RelationshipStrengthMatrixAdmin(NodePairViewAdmin):
+    list_display = ("source", "relationship_type", "target", "weighted", "source_type", "target_type",
+                    "bidirectional")
+    list_filter = (distinct_values_filter("relationship_type", "relationship type"),)
     ordering = ("-weighted_strength",)
+    weighted = rounded("weighted_strength", "weighted strength")
 
 
 @admin.register(GraphConnectivityStats)
 class GraphConnectivityStatsAdmin(MaterializedViewAdmin):
-    list_display = ("node_type", "node_count", "avg_confidence", "high_confidence_count", "low_confidence_count",
+    list_display = ("node_type", "node_count", "average_confidence", "high_confidence_count", "low_confidence_count",
                     "outgoing_relationships", "incoming_relationships")
     ordering = ("-node_count",)
+    average_confidence = rounded("avg_confidence", "average confidence")
 
 
 @admin.register(PopularEntityRanking)
 class PopularEntityRankingAdmin(MaterializedViewAdmin):
     list_display = ("node_id", "name", "node_type", "total_relationship_count", "outgoing_relationship_count",
-                    "incoming_relationship_count", "linked_resource_count", "confidence_score")
+                    "incoming_relationship_count", "linked_resource_count", "confidence")
     ordering = ("-total_relationship_count",)
+    confidence = rounded("confidence_score", "confidence")
 
 
 @admin.register(EmbeddingSimilarityCache)
-class EmbeddingSimilarityCacheAdmin(MaterializedViewAdmin):
-    list_display = ("source_node_id", "target_node_id", "similarity_score", "source_type", "target_type")
-    list_display_links = None
+class EmbeddingSimilarityCacheAdmin(NodePairViewAdmin):
+    list_display = ("source", "target", "similarity", "source_type", "target_type")
     ordering = ("-similarity_score",)
+    similarity = rounded("similarity_score", "similarity")

@@ -24,6 +24,10 @@ PARENT_MISSING = "RG-NODE-006"  # the parent node does not exist
 NODE_MISSING = "RG-NODE-008"  # the node to act on does not exist
 HIERARCHY_DATA_INVALID = "RG-NODE-009"  # migrating a database whose existing nodes break the rule (graph.0006)
 
+# --- Attributes and materialized views -----------------------------------------------------------------------------
+DUPLICATE_ATTRIBUTE = "RG-ATTR-001"  # the node already has an attribute with this type, key and value
+UNKNOWN_VIEW = "RG-VIEW-001"  # no materialized view of that name
+
 
 class GraphError(DomainError):
     """A refusal of a graph service or of the database's graph rules. Every raise names its code: a constant above."""

@@ -16,6 +16,7 @@ from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 from django.core.exceptions import PermissionDenied
 from django.db import connection, models
 from django.db.models import Q
+from django.http import Http404
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 from django.utils.text import capfirst
@@ -66,6 +67,52 @@ def distinct_values_filter(field_name: str, title: str | None = None) -> type[ad
     return DistinctValuesFilter
 
 
+# Nullable booleans (the spec's ``BOOLEAN DEFAULT FALSE`` columns) as checkboxes: NULL means nothing there, so the
+# form shows it unticked and saves False instead of offering "Unknown".
+CHECKBOX_BOOLEANS = {models.BooleanField: {"form_class": forms.BooleanField, "widget": forms.CheckboxInput}}
+
+
+class YesNoListFilter(admin.BooleanFieldListFilter):
+    """Django's boolean filter without the "Unknown" choice for a nullable column (NULL counts as No)."""
+
+    def queryset(self, request, queryset):
+        if self.lookup_val is not None and str(self.lookup_val).lower() in {"0", "false"}:
+            return queryset.filter(Q(**{self.field_path: False}) | Q(**{f"{self.field_path}__isnull": True}))
+        return super().queryset(request, queryset)
+
+    def choices(self, changelist):
+        for choice in super().choices(changelist):
+            if f"{self.field_path}__isnull=True" not in choice["query_string"]:
+                yield choice
+
+
+def fieldsets_without(fieldsets, hidden: set[str]):
+    """``fieldsets`` with the fields in ``hidden`` taken out, and sections left empty dropped."""
+    result = []
+    for name, options in fieldsets:
+        fields = [field for field in options.get("fields", ()) if field not in hidden]
+        if fields:
+            result.append((name, {**options, "fields": fields}))
+    return result
+
+
+class KgsiteModelAdmin(admin.ModelAdmin):
+    """The admin's defaults for kgsite's tables.
+
+    * An add form shows no read-only fields: they hold what the database will fill in (timestamps, ``created_by``,
+      computed scores), which before the first save is nothing, or Django's ``DatabaseDefault`` marker.
+    * Nullable booleans are checkboxes (``CHECKBOX_BOOLEANS``).
+    """
+
+    formfield_overrides = CHECKBOX_BOOLEANS
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None:
+            return fieldsets_without(fieldsets, set(self.get_readonly_fields(request, obj)))
+        return fieldsets
+
+
 def admin_changelist_url(user, model: type[models.Model]) -> str | None:
     """The admin changelist of ``model`` if ``user`` may view it and the model is registered, else None."""
     if not user.is_staff:
@@ -80,7 +127,7 @@ def admin_changelist_url(user, model: type[models.Model]) -> str | None:
         return None
 
 
-class BigTableAdmin(admin.ModelAdmin):
+class BigTableAdmin(KgsiteModelAdmin):
     paginator = EstimatedCountPaginator
     delete_confirmation_template = "admin/kgsite/delete_confirmation.html"
     show_full_result_count = False
@@ -179,9 +226,14 @@ class BigTableAdmin(admin.ModelAdmin):
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
-    """For rows nobody edits by hand (materialized views, audit logs)."""
+    """For rows nobody edits by hand (materialized views, audit logs): no add, change, delete, nor a history
+    (nobody edits them in the admin, so Django's history page would always be empty)."""
 
     actions = None
+    change_form_template = "admin/kgsite/readonly_change_form.html"
+
+    def history_view(self, request, object_id, extra_context=None):
+        raise Http404("These rows have no edit history: nobody edits them in the admin.")
 
     def has_add_permission(self, request):
         return False
@@ -215,11 +267,12 @@ class EmailUserChangeForm(UserChangeForm):
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
+    formfield_overrides = CHECKBOX_BOOLEANS
     form = EmailUserChangeForm
     add_form = EmailUserCreationForm
     ordering = ("email",)
     list_display = ("email", "first_name", "last_name", "is_active", "is_staff", "is_superuser", "last_login")
-    list_filter = ("is_active", "is_staff", "is_superuser", "groups")
+    list_filter = (("is_active", YesNoListFilter), "is_staff", "is_superuser", "groups")
     search_fields = ("email", "first_name", "last_name")
     readonly_fields = ("last_login", "created_at", "updated_at")
     fieldsets = (

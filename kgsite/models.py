@@ -50,7 +50,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     updated_at = UTCDateTimeField(auto_now=True, db_default=Now(), null=True, editable=False)
     is_active = models.BooleanField(
         default=True, db_default=True, null=True,
-        help_text="Unselect this instead of deleting an account: its nodes keep their author.",
+        help_text="Untick to stop this account logging in. Deactivate accounts instead of deleting them: what "
+                  "the user made keeps its author.",
     )
     last_login = UTCDateTimeField("last login", null=True, blank=True)
     # Not in the spec: what Django's permission system needs (see docs/schema.md).

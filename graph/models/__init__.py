@@ -7,13 +7,14 @@ from graph.models.resources import ExternalResource, NodeResourceLink
 from graph.models.views import (
     EmbeddingSimilarityCache,
     GraphConnectivityStats,
+    MaterializedViewRefresh,
     NodeConfidenceCache,
     PopularEntityRanking,
     RelationshipStrengthMatrix,
 )
 
 __all__ = [
-    "EmbeddingSimilarityCache", "ExternalResource", "GraphConnectivityStats", "InferenceQueueItem", "Node",
-    "NodeAttribute", "NodeConfidenceCache", "NodeResourceLink", "PopularEntityRanking", "Reference",
-    "Relationship", "RelationshipStrengthMatrix",
+    "EmbeddingSimilarityCache", "ExternalResource", "GraphConnectivityStats", "InferenceQueueItem",
+    "MaterializedViewRefresh", "Node", "NodeAttribute", "NodeConfidenceCache", "NodeResourceLink",
+    "PopularEntityRanking", "Reference", "Relationship", "RelationshipStrengthMatrix",
 ]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -13,6 +15,7 @@ from kgsite.fields import Now, UTCDateTimeField
 
 ZERO = Decimal("0.0")
 ONE = Decimal("1.0")
+UNIT_MESSAGE = "Must be between 0 and 1."
 
 
 def unit_interval_check(field: str, name: str, *, allow_null: bool = False) -> models.CheckConstraint:
@@ -31,6 +34,8 @@ def unit_decimal(default: str | None, digits: int = 5, places: int = 4, **kwargs
     """A DECIMAL(digits, places) score with the spec's default both in Python and in the database."""
     if default is not None:
         kwargs.update(default=Decimal(default), db_default=Decimal(default))
+    # The CHECK's range as field validators too: a form reports 1.5 beside the field, not above the form.
+    kwargs.setdefault("validators", [MinValueValidator(ZERO, UNIT_MESSAGE), MaxValueValidator(ONE, UNIT_MESSAGE)])
     return models.DecimalField(max_digits=digits, decimal_places=places, null=True, blank=True, **kwargs)
 
 
@@ -56,6 +61,17 @@ def created_by_field() -> models.ForeignKey:
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, editable=False,
         db_column="created_by", db_constraint=False, db_index=False, related_name="+",
     )
+
+
+def node_label(obj: models.Model, field: str) -> str:
+    """The name of the node ``obj.<field>`` refers to, for ``__str__`` (one query unless it was select_related)."""
+    node_id = getattr(obj, f"{field}_id")
+    if node_id is None:
+        return "—"
+    try:
+        return getattr(obj, field).name
+    except ObjectDoesNotExist:  # a dangling id on an unsaved or half-built object
+        return f"node {node_id}"
 
 
 def node_fk(*, related_name: str, null: bool = False, column: str = "node_id", **kwargs) -> models.ForeignKey:

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
 from graph.choices import QueueStatus
-from graph.models.common import node_fk, timestamp_now_field
+from graph.models.common import node_fk, node_label, timestamp_now_field
 from kgsite.constraints import choices_check
 from kgsite.fields import SerialField, UTCDateTimeField
+
+PRIORITY_MESSAGE = "Priority must be between 1 and 10."
 
 
 class InferenceQueueItem(models.Model):
@@ -14,7 +17,10 @@ class InferenceQueueItem(models.Model):
 
     queue_id = SerialField(primary_key=True)
     node = node_fk(related_name="inference_queue_items")
-    priority = models.IntegerField(default=5, db_default=5, null=True, blank=True)
+    priority = models.IntegerField(
+        default=5, db_default=5, null=True, blank=True,
+        validators=[MinValueValidator(1, PRIORITY_MESSAGE), MaxValueValidator(10, PRIORITY_MESSAGE)],
+    )
     batch_id = models.TextField(null=True, blank=True)
     status = models.CharField(
         max_length=20, choices=QueueStatus.choices, default=QueueStatus.PENDING, db_default=QueueStatus.PENDING,
@@ -53,4 +59,4 @@ class InferenceQueueItem(models.Model):
         ]
 
     def __str__(self):
-        return f"node {self.node_id} ({self.status})"
+        return f"{node_label(self, 'node')} ({self.get_status_display() or 'no status'})"

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 from django.db.models import Q
 
-from graph.models.common import created_at_field, created_by_field, metadata_field, node_fk
+from graph.models.common import created_at_field, created_by_field, metadata_field, node_fk, node_label
 from kgsite.fields import SerialField
 
 
@@ -61,6 +62,15 @@ class Reference(models.Model):
         ]
 
     def __str__(self):
-        source = f"node {self.source_node_id}" if self.source_node_id else f"resource {self.source_resource_id}"
-        target = f"node {self.target_node_id}" if self.target_node_id else f"resource {self.target_resource_id}"
-        return f"{source} {self.reference_type} {target}"
+        """``Python cites “The Python Tutorial”``: the source and target by name, and the reference type."""
+        return f"{self._end('source')} {self.reference_type.replace('_', ' ')} {self._end('target')}"
+
+    def _end(self, side: str) -> str:
+        if getattr(self, f"{side}_node_id") is not None:
+            return node_label(self, f"{side}_node")
+        if getattr(self, f"{side}_resource_id") is not None:
+            try:
+                return f"“{getattr(self, f'{side}_resource')}”"
+            except ObjectDoesNotExist:
+                return f"resource {getattr(self, f'{side}_resource_id')}"
+        return "—"

@@ -9,6 +9,7 @@ from graph.models.common import (
     created_by_field,
     metadata_field,
     node_fk,
+    node_label,
     timestamp_now_field,
     unit_decimal,
     unit_interval_check,
@@ -73,5 +74,7 @@ class Relationship(models.Model):
         ]
 
     def __str__(self):
-        arrow = "<->" if self.bidirectional else "->"
-        return f"{self.source_node_id} {arrow}[{self.relationship_type}] {self.target_node_id}"
+        """``Rust → influenced → Go`` (``↔`` when bidirectional): node names, as a curator reads them."""
+        arrow = "↔" if self.bidirectional else "→"
+        source, target = node_label(self, "source_node"), node_label(self, "target_node")
+        return f"{source} {arrow} {self.relationship_type} {arrow} {target}"

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.core.validators import MaxLengthValidator, URLValidator
 from django.db import models
 from pgvector.django import IvfflatIndex
@@ -10,6 +11,7 @@ from graph.models.common import (
     created_by_field,
     metadata_field,
     node_fk,
+    node_label,
     unit_decimal,
     unit_interval_check,
     updated_at_field,
@@ -101,4 +103,8 @@ class NodeResourceLink(models.Model):
         ]
 
     def __str__(self):
-        return f"node {self.node_id} → resource {self.resource_id} ({self.link_type})"
+        try:
+            resource = f"“{self.resource}”"
+        except ObjectDoesNotExist:
+            resource = f"resource {self.resource_id}"
+        return f"{node_label(self, 'node')} → {resource} ({self.link_type})"

@@ -6,7 +6,10 @@ one. Rows are therefore only listed (the admin shows them without change links),
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
+
+from kgsite.fields import UTCDateTimeField
 
 
 class MaterializedView(models.Model):
@@ -34,12 +37,15 @@ class NodeConfidenceCache(MaterializedView):
         verbose_name = "node confidence (view)"
         verbose_name_plural = "node confidence (view)"
 
+    def __str__(self):
+        return f"{self.name} ({self.node_type})"
+
 
 class RelationshipStrengthMatrix(MaterializedView):
     source_node_id = models.IntegerField(primary_key=True)  # not unique: see the module docstring
     target_node_id = models.IntegerField()
     relationship_type = models.CharField(max_length=100)
-    weighted_strength = models.DecimalField(max_digits=12, decimal_places=8, null=True)
+    weighted_strength = models.DecimalField(max_digits=12, decimal_places=4, null=True)  # shown rounded
     confidence_score = models.DecimalField(max_digits=5, decimal_places=4, null=True)
     strength = models.DecimalField(max_digits=5, decimal_places=4, null=True)
     source_type = models.CharField(max_length=50)
@@ -51,11 +57,14 @@ class RelationshipStrengthMatrix(MaterializedView):
         verbose_name = "relationship strength (view)"
         verbose_name_plural = "relationship strength matrix (view)"
 
+    def __str__(self):
+        return f"{self.source_node_id} → {self.relationship_type} → {self.target_node_id}"
+
 
 class GraphConnectivityStats(MaterializedView):
     node_type = models.CharField(max_length=50, primary_key=True)
     node_count = models.BigIntegerField()
-    avg_confidence = models.DecimalField(max_digits=30, decimal_places=20, null=True)
+    avg_confidence = models.DecimalField(max_digits=30, decimal_places=4, null=True)  # shown rounded
     high_confidence_count = models.BigIntegerField()
     low_confidence_count = models.BigIntegerField()
     outgoing_relationships = models.BigIntegerField()
@@ -66,6 +75,9 @@ class GraphConnectivityStats(MaterializedView):
         verbose_name = "graph connectivity (view)"
         verbose_name_plural = "graph connectivity statistics (view)"
 
+    def __str__(self):
+        return f"Nodes of type {self.node_type}"
+
 
 class PopularEntityRanking(MaterializedView):
     node_id = models.IntegerField(primary_key=True)
@@ -75,13 +87,16 @@ class PopularEntityRanking(MaterializedView):
     outgoing_relationship_count = models.BigIntegerField()
     incoming_relationship_count = models.BigIntegerField()
     total_relationship_count = models.BigIntegerField()
-    avg_relationship_confidence = models.DecimalField(max_digits=30, decimal_places=20, null=True)
+    avg_relationship_confidence = models.DecimalField(max_digits=30, decimal_places=4, null=True)
     linked_resource_count = models.BigIntegerField()
 
     class Meta(MaterializedView.Meta):
         db_table = "mv_popular_entity_rankings"
         verbose_name = "popular entity (view)"
         verbose_name_plural = "popular entity rankings (view)"
+
+    def __str__(self):
+        return f"{self.name} ({self.node_type})"
 
 
 class EmbeddingSimilarityCache(MaterializedView):
@@ -96,3 +111,26 @@ class EmbeddingSimilarityCache(MaterializedView):
         db_table = "mv_embedding_similarity_cache"
         verbose_name = "embedding similarity (view)"
         verbose_name_plural = "embedding similarity cache (view)"
+
+    def __str__(self):
+        return f"{self.source_node_id} ~ {self.target_node_id}"
+
+
+class MaterializedViewRefresh(models.Model):
+    """When each materialized view was last refreshed, by whom and how long it took (not in the spec: the admin
+    and the home page say how old the figures they show are)."""
+
+    view_name = models.CharField(max_length=63, primary_key=True)
+    refreshed_at = UTCDateTimeField()
+    duration_ms = models.IntegerField()
+    refreshed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+    )
+
+    class Meta:
+        db_table = "materialized_view_refreshes"
+        verbose_name = "materialized view refresh"
+        permissions = [("refresh_materialized_views", "Can refresh the materialized views")]
+
+    def __str__(self):
+        return f"{self.view_name} refreshed {self.refreshed_at:%Y-%m-%d %H:%M} UTC"

@@ -145,8 +145,8 @@ def test_add_node_sets_created_by_on_node_and_inline_attributes(admin_client_for
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("confidence_score", "1.5", "Confidence score must be between 0 and 1."),
-        ("confidence_score", "-0.1", "Confidence score must be between 0 and 1."),
+        ("confidence_score", "1.5", "Must be between 0 and 1."),
+        ("confidence_score", "-0.1", "Must be between 0 and 1."),
         ("path", "science..physics", "A path is a sequence of labels"),
         ("path", "science physics", "A path is a sequence of labels"),
         ("embedding", "[1, 2, 3]", "The embedding has 3 dimensions; it must have exactly 768."),
@@ -155,9 +155,13 @@ def test_add_node_sets_created_by_on_node_and_inline_attributes(admin_client_for
     ],
 )
 def test_bad_node_values_are_form_errors(admin_client_for, field, value, message):
+    """Each error is reported on its own field (marked, beside it), not above the form."""
     response = admin_client_for.post(reverse("admin:graph_node_add"), node_form(**{field: value}))
     assert response.status_code == 200
-    assert message in response.content.decode()
+    errors = response.context["adminform"].form.errors
+    assert message in " ".join(errors[field]) and "__all__" not in errors
+    html = response.content.decode()
+    assert re.search(rf'class="form-row[^"]*errors[^"]*field-{field}', html), "the field's row is not marked"
     assert not Node.objects.filter(name="Grace Hopper").exists()
 
 
@@ -196,7 +200,9 @@ def test_relationship_strength_out_of_range_is_a_form_error(admin_client_for, no
         reverse("admin:graph_relationship_add"), relationship_form(nodes[0], nodes[1], strength="1.5")
     )
     assert response.status_code == 200
-    assert "Strength must be between 0 and 1." in response.content.decode()
+    errors = response.context["adminform"].form.errors
+    assert errors["strength"] == ["Must be between 0 and 1."] and "__all__" not in errors
+    assert not Relationship.objects.exists()
 
 
 def test_inline_attribute_confidence_out_of_range_is_a_form_error(admin_client_for):
@@ -207,7 +213,8 @@ def test_inline_attribute_confidence_out_of_range_is_a_form_error(admin_client_f
                  "attributes-0-source_reliability": "1.0"})
     response = admin_client_for.post(reverse("admin:graph_node_add"), data)
     assert response.status_code == 200
-    assert "Confidence must be between 0 and 1." in response.content.decode()
+    (attribute_form,) = response.context["inline_admin_formsets"][0].formset.forms
+    assert attribute_form.errors == {"confidence": ["Must be between 0 and 1."]}
     assert not Node.objects.exists()
 
 
