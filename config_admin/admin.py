@@ -60,22 +60,37 @@ class ParameterValueForm(forms.ModelForm):
         return canonical
 
 
+VALUE_TYPE_HELP = {
+    "memory": "a size with a unit: kB, MB, GB or TB (64MB, 1GB)",
+    "integer": "a whole number",
+    "float": "a number, decimals allowed",
+    "boolean": "true or false",
+    "text": "any text",
+}
+
+
 @admin.register(SystemConfig)
 class SystemConfigAdmin(admin.ModelAdmin):
     form = ParameterValueForm
     search_fields = ("parameter_name", "description")
     list_filter = ("category",)
-    readonly_fields = ("parameter_name", "parameter_type", "category", "description", "default_value", "min_value",
+    readonly_fields = ("parameter_name", "value_type", "category", "description", "default_value", "min_value",
                        "max_value", "requires_restart", "updated_at", "updated_by")
     fieldsets = (
         (None, {"fields": ("parameter_name", "description", "parameter_value", "reason")}),
-        ("Rules", {"fields": ("parameter_type", "category", "default_value", "min_value", "max_value",
+        ("Rules", {"fields": ("value_type", "category", "default_value", "min_value", "max_value",
                               "requires_restart")}),
         ("Last change", {"fields": ("updated_at", "updated_by")}),
     )
 
     def has_add_permission(self, request):
         return False  # parameters are added by migrations (docs/configuration.md)
+
+    @admin.display(description="type")
+    def value_type(self, obj):
+        """The same word as the overview ("memory", not the stored column type "text"), with what it accepts."""
+        kind = ParameterRule.of(obj).kind
+        return f"{kind} — {VALUE_TYPE_HELP.get(kind, '')}".rstrip(" —")
 
     def has_delete_permission(self, request, obj=None):
         if obj is not None and services.config_deletion_refusal(obj.parameter_name):
@@ -133,18 +148,24 @@ class SystemConfigAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/config_admin/systemconfig/overview.html", context)
 
     def reset_view(self, request, object_id):
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
+        """GET asks for confirmation (and a reason); POST resets."""
+        if request.method not in ("GET", "POST"):
+            return HttpResponseNotAllowed(["GET", "POST"])
         row = self._get_object_or_404(request, object_id)
         if not self.has_change_permission(request, row):
             raise PermissionDenied
+        if request.method == "GET":
+            context = {**self.admin_site.each_context(request), "opts": self.opts, "object": row,
+                       "title": f"Reset {row.parameter_name}?"}
+            return TemplateResponse(request, "admin/config_admin/systemconfig/reset_confirmation.html", context)
         try:
             with refusal_is_forbidden():
                 services.config_reset(name=row.parameter_name, user=request.user, reason=request.POST.get("reason"))
         except ConfigError as exc:
             self.message_user(request, str(exc), messages.ERROR)
         else:
-            self.message_user(request, f"{row.parameter_name} was reset to its default {row.default_value}.",
+            # Not "work_mem was reset": the admin capitalises the first letter of every message.
+            self.message_user(request, f"Reset {row.parameter_name} to its default {row.default_value}.",
                               messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:config_admin_systemconfig_changelist"))
 
@@ -183,8 +204,15 @@ class SystemConfigAdmin(admin.ModelAdmin):
 
 @admin.register(ConfigAuditLog)
 class ConfigAuditLogAdmin(ReadOnlyAdmin):
-    list_display = ("updated_at", "parameter_name", "old_value", "new_value", "updated_by", "requires_restart",
-                    "reason")
+    list_display = ("when", "parameter_name", "old_value", "new_value", "updated_by", "restart", "reason")
     list_filter = ("parameter_name", "updated_by", "updated_at", "requires_restart")
     search_fields = ("parameter_name", "updated_by", "reason")
     date_hierarchy = "updated_at"
+
+    @admin.display(description="when (UTC)", ordering="updated_at")
+    def when(self, obj):
+        return f"{obj.updated_at:%Y-%m-%d %H:%M:%S}" if obj.updated_at else "—"
+
+    @admin.display(description="restart", boolean=True, ordering="requires_restart")
+    def restart(self, obj):
+        return obj.requires_restart

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.contrib.auth.models import Permission
 from django.db import connection
@@ -87,13 +89,36 @@ def test_spec_defaults_cannot_be_deleted(admin_client_for):
     assert SystemConfig.objects.filter(pk=pk).exists()
 
 
-def test_reset_to_default(admin_client_for):
+def test_reset_asks_for_confirmation_then_resets(admin_client_for):
     config_set(name="work_mem", value="8MB")
-    response = admin_client_for.post(reverse("admin:config_admin_systemconfig_reset", args=[row("work_mem").pk]))
-    assert response.status_code == 302
+    url = reverse("admin:config_admin_systemconfig_reset", args=[row("work_mem").pk])
+    overview = admin_client_for.get(reverse("admin:config_admin_systemconfig_changelist")).content.decode()
+    assert f'href="{url}"' in overview and f'action="{url}"' not in overview  # a link to a page, not a one-click form
+
+    confirmation = admin_client_for.get(url)
+    assert confirmation.status_code == 200
+    assert "Reset <strong>work_mem</strong> from <code>8MB</code> to its default" in confirmation.content.decode()
+    assert row("work_mem").parameter_value == "8MB"  # asking changed nothing
+
+    response = admin_client_for.post(url, {"reason": "back to normal"}, follow=True)
     assert row("work_mem").parameter_value == "4MB"
-    assert admin_client_for.get(
-        reverse("admin:config_admin_systemconfig_reset", args=[row("work_mem").pk])).status_code == 405
+    assert ConfigAuditLog.objects.filter(parameter_name="work_mem").latest("log_id").reason == "back to normal"
+    message = [str(m) for m in response.context["messages"]]
+    assert message == ["Reset work_mem to its default 4MB."]  # not "Work_mem was reset" (the admin capitalises)
+    assert admin_client_for.put(url).status_code == 405
+
+
+def test_change_page_names_the_type_as_the_overview_does(admin_client_for):
+    html = admin_client_for.get(
+        reverse("admin:config_admin_systemconfig_change", args=[row("work_mem").pk])).content.decode()
+    shown = re.search(r'field-value_type.*?<div class="readonly">(.*?)</div>', html, re.S)
+    assert shown and shown.group(1).startswith("memory — a size with a unit")
+
+
+def test_not_applied_mark_is_explained(admin_client_for):
+    html = admin_client_for.get(reverse("admin:config_admin_systemconfig_changelist")).content.decode()
+    assert "not running" not in html
+    assert "PostgreSQL has not been told yet" in html
 
 
 def test_history_page_lists_the_audit_entries(admin_client_for):
