@@ -11,8 +11,11 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db import connection, models
 from django.db.models import Q
@@ -286,6 +289,13 @@ class UserAdmin(DjangoUserAdmin):
     )
 
 
+@login_not_required
+def admin_login(request, extra_context=None):
+    """The admin's login URL leads to the site's one login page, keeping where to go next (by default the admin)."""
+    return redirect_to_login(request.GET.get(REDIRECT_FIELD_NAME) or reverse("admin:index"))
+
+
+admin.site.login = admin_login  # before the admin's URLs are built (kgsite/urls.py reads admin.site.urls)
 admin.site.site_header = "kgsite administration"
 admin.site.site_title = "kgsite admin"
 admin.site.index_title = "Knowledge graph"

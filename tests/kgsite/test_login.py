@@ -182,7 +182,7 @@ def test_login_wrong_password_shows_error(client, user):
     assert "_auth_user_id" not in client.session
     assert response.context["form"].non_field_errors()
     content = response.content.decode()
-    assert "Please enter a correct email address and password" in content
+    assert "That email address and password do not match an active account." in content
     assert 'role="alert"' in content
     # The email stays in the form; the password does not.
     assert f'value="{user.email}"' in content
@@ -353,3 +353,32 @@ def test_admin_password_change_uses_the_site_template(client, staff_user):
     assert client.get(response["Location"]).status_code == 200
     staff_user.refresh_from_db()
     assert staff_user.check_password(new)
+
+
+@pytest.mark.django_db
+def test_one_login_page_admin_login_leads_to_the_site_login(client):
+    response = client.get(reverse("admin:login") + "?next=/admin/graph/node/")
+    _assert_redirects_to(response, "/accounts/login/", "/admin/graph/node/")
+    # An anonymous visit to the admin ends on the site's login page, never on Django's admin login form.
+    final = client.get("/admin/", follow=True)
+    assert final.request["PATH_INFO"] == "/accounts/login/"
+    assert "kgsite administration" not in final.content.decode()
+    assert parse_qs(urlsplit(final.redirect_chain[-1][0]).query).get("next") == ["/admin/"]
+
+
+@pytest.mark.django_db
+def test_admin_login_without_next_leads_back_to_the_admin(client):
+    _assert_redirects_to(client.get(reverse("admin:login")), "/accounts/login/", "/admin/")
+
+
+@pytest.mark.django_db
+def test_wrong_password_message_agrees_with_the_page(client, user):
+    response = client.post("/accounts/login/", {"username": user.email.upper(), "password": "wrong-" + USER_PASSWORD})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "may be case-sensitive" not in html
+    assert "its letter case matters (the email address&#x27;s does not)" in html
+    assert "Your email address is your login (in any letter case); the password is case-sensitive." in html
+    # And the email really is case-insensitive: the right password with the upper-cased address logs in.
+    ok = client.post("/accounts/login/", {"username": user.email.upper(), "password": USER_PASSWORD})
+    assert ok.status_code == 302
