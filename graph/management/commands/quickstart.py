@@ -1,9 +1,15 @@
-"""``manage.py quickstart``: migrate, ensure a superuser, load the demo graph, then serve with gunicorn."""
+"""``manage.py quickstart``: migrate, ensure a superuser, load the demo graph, then serve with gunicorn.
+
+The site it serves behaves like production: ``DEBUG`` off (friendly 404 and 500 pages, no URL list, no
+tracebacks) and static files collected with hashed names, which WhiteNoise serves with a far-future
+``Cache-Control``. ``--debug`` opts in to Django's debug pages (and unhashed static files) for development.
+"""
 
 from __future__ import annotations
 
 import os
 import re
+import subprocess
 import sys
 
 from django.conf import settings
@@ -59,8 +65,10 @@ class Command(DomainCommand):
         parser.add_argument("--workers", default="2",
                             help=f"Number of gunicorn workers, 1 to {MAX_WORKERS} (default 2).")
         parser.add_argument("--no-demo", action="store_true", help="Do not load the demo graph.")
+        parser.add_argument("--debug", action="store_true",
+                            help="Serve with DEBUG on (Django's debug pages; for development only).")
 
-    def handle(self, *args, no_serve, bind, workers, no_demo, **options):
+    def handle(self, *args, no_serve, bind, workers, no_demo, debug, **options):
         host, port = parse_bind(bind)
         workers = parse_workers(workers)
         verbosity = options["verbosity"]
@@ -108,19 +116,34 @@ class Command(DomainCommand):
         if no_serve:
             self.stdout.write(f"Start the server with: python manage.py quickstart --bind {bind}")
             return
+        if debug:
+            self.stderr.write("Warning: --debug serves Django's debug pages; never use it on a shared network.")
         self.stdout.write("Stop:   press Ctrl+C")
-        self._serve(bind, workers)
+        self._serve(bind, workers, debug)
 
-    def _serve(self, bind: str, workers: int):
-        """Replace this process with gunicorn, run from the project root so relative paths resolve."""
+    def _serve(self, bind: str, workers: int, debug: bool):
+        """Collect the static files for the serving settings, then replace this process with gunicorn, run from
+        the project root so relative paths resolve."""
+        env = serving_environment(debug)
+        connections.close_all()
+        if not debug:
+            self.stdout.write("Collecting static files...")
+            subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
+                           cwd=settings.BASE_DIR, env=env, check=True)
         self.stdout.flush()
         self.stderr.flush()
         sys.stdout.flush()
         sys.stderr.flush()
-        connections.close_all()
         os.chdir(settings.BASE_DIR)
-        argv = [
-            sys.executable, "-m", "gunicorn", "kgsite.wsgi:application",
-            "--bind", bind, "--workers", str(workers), "--access-logfile", "-",
-        ]
-        os.execvp(sys.executable, argv)
+        os.execvpe(sys.executable, gunicorn_argv(bind, workers), env)
+
+
+def serving_environment(debug: bool) -> dict[str, str]:
+    """The environment of the served site: this one, with DEBUG and the static-file storage set explicitly."""
+    return {**os.environ, "DEBUG": "true" if debug else "false",
+            "KGSITE_STATIC_MANIFEST": "false" if debug else "true"}
+
+
+def gunicorn_argv(bind: str, workers: int) -> list[str]:
+    return [sys.executable, "-m", "gunicorn", "kgsite.wsgi:application",
+            "--bind", bind, "--workers", str(workers), "--access-logfile", "-"]
