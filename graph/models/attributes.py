@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.contrib.postgres.indexes import HashIndex
+from django.contrib.postgres.indexes import GinIndex, HashIndex
 from django.db import models
 from django.db.models import F
 from django.db.models.functions import MD5
@@ -67,6 +67,10 @@ class NodeAttribute(models.Model):
                 F("attribute_type"), F("attribute_key"), MD5("attribute_value"), name="idx_node_attributes_composite"
             ),
             models.Index(fields=["-last_verified"], name="idx_node_attributes_verified"),
+            # Not in the spec: substring search of values and keys (graph.0007, docs/schema.md "Search indexes").
+            # A trigram GIN index accepts values of any length, unlike a btree.
+            GinIndex(fields=["attribute_value"], opclasses=["gin_trgm_ops"], name="idx_node_attributes_value_trgm"),
+            GinIndex(fields=["attribute_key"], opclasses=["gin_trgm_ops"], name="idx_node_attributes_key_trgm"),
         ]
 
     def __str__(self):

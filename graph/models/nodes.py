@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import django_ltree.lookups  # noqa: F401  (registers path__descendants, __ancestors, __match, ...)
-from django.contrib.postgres.indexes import GistIndex
+from django.contrib.postgres.indexes import GinIndex, GistIndex, OpClass
 from django.db import models
+from django.db.models.functions import Length, Lower
 from django_ltree.fields import PathField
 from pgvector.django import IvfflatIndex
 
@@ -59,6 +60,12 @@ class Node(models.Model):
             models.Index(fields=["source"], name="idx_nodes_source"),
             # lists = 100 as in the spec; vector-index optimisation rebuilds it with lists from the row count.
             IvfflatIndex(fields=["embedding"], name="idx_nodes_embedding", lists=100, opclasses=["vector_cosine_ops"]),
+            # Not in the spec: the admin's searches (graph.0007, docs/schema.md "Search indexes"). Substrings of
+            # 3+ characters through trigrams; exact and prefix matches (any length) through lower(name); the
+            # autocomplete's "shortest names first" order within a prefix through (length, lower(name)).
+            GinIndex(fields=["name"], opclasses=["gin_trgm_ops"], name="idx_nodes_name_trgm"),
+            models.Index(OpClass(Lower("name"), name="text_pattern_ops"), name="idx_nodes_name_lower"),
+            models.Index(Length("name"), OpClass(Lower("name"), name="text_pattern_ops"), name="idx_nodes_name_length"),
         ]
 
     def __str__(self):

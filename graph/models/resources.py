@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.validators import MaxLengthValidator, URLValidator
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
+from django.db.models.functions import Left, Lower
 from pgvector.django import IvfflatIndex
 
 from graph.choices import CrawlStatus
@@ -63,6 +65,14 @@ class ExternalResource(models.Model):
             IvfflatIndex(
                 fields=["embedding"], name="idx_external_resources_embedding", lists=50,
                 opclasses=["vector_cosine_ops"],
+            ),
+            # Not in the spec: the admin's searches (graph.0007, docs/schema.md "Search indexes"). Titles are
+            # unbounded TEXT, so their prefix index holds the first 100 characters only (a btree key must stay
+            # under ~2.7 KB).
+            GinIndex(fields=["title"], opclasses=["gin_trgm_ops"], name="idx_external_resources_title_trgm"),
+            GinIndex(fields=["url"], opclasses=["gin_trgm_ops"], name="idx_external_resources_url_trgm"),
+            models.Index(
+                OpClass(Left(Lower("title"), 100), name="text_pattern_ops"), name="idx_external_resources_title_lower"
             ),
         ]
 
