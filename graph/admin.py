@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import numpy
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -17,6 +18,7 @@ from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html, format_html_join
 from django_ltree.forms import PathFormField
+from pgvector.django.vector import VectorFormField
 
 from graph.admin_search import (
     ExternalResourceSearchMixin,
@@ -84,6 +86,16 @@ def node_link(node_id: int | None, name: str | None) -> str:
     return format_html('<a href="{}">{}</a>', url, name if name is not None else f"node {node_id} (deleted)")
 
 
+class VerifiedAtInput(forms.DateTimeInput):
+    """One text box for a date and time (``2026-11-23 14:05``): an attribute row stays one line."""
+
+    input_type = "text"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs={"size": 16, "placeholder": "YYYY-MM-DD HH:MM", **(attrs or {})},
+                         format="%Y-%m-%d %H:%M")
+
+
 def attribute_duplicate(instance: NodeAttribute) -> NodeAttribute | None:
     """Another attribute of the same node with the same type, key and value (found by the composite index)."""
     if instance.node_id is None or not instance.attribute_type or not instance.attribute_key:
@@ -97,14 +109,6 @@ def attribute_duplicate(instance: NodeAttribute) -> NodeAttribute | None:
     return matches.first()
 
 
-class VerifiedAtInput(forms.DateTimeInput):
-    """One text box for a date and time (``2026-11-23 14:05``): an attribute row stays one line."""
-
-    input_type = "text"
-
-    def __init__(self, attrs=None):
-        super().__init__(attrs={"size": 16, "placeholder": "YYYY-MM-DD HH:MM", **(attrs or {})},
-                         format="%Y-%m-%d %H:%M")
 
 
 class NodeAttributeForm(forms.ModelForm):
@@ -120,6 +124,11 @@ class NodeAttributeForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if not self.instance.pk:
             self.initial["last_verified"] = None
+
+    def clean_last_verified(self):
+        if "last_verified" not in self.changed_data:  # shown to the minute; keep the stored seconds
+            return self.instance.last_verified if self.instance.pk else None
+        return self.cleaned_data["last_verified"]
 
     def _post_clean(self):
         super()._post_clean()  # builds self.instance from the cleaned data (the node too, in an inline)
@@ -156,15 +165,51 @@ class NodeAttributeInlineFormSet(BaseInlineFormSet):
 
 
 class EmbeddingWidget(forms.Textarea):
+    """A vector as ``[0.1,0.25,...]``: each component in the shortest text that gives back the same float32 (the
+    column's precision), so showing a vector and saving it again never changes it."""
+
     def __init__(self, attrs=None):
-        super().__init__(attrs={"rows": 3, "cols": 80, "class": "vLargeTextField", **(attrs or {})})
+        super().__init__(attrs={"rows": 3, "cols": 60, "class": "vLargeTextField", **(attrs or {})})
 
     def format_value(self, value):
         if value is None or value == "":
             return ""
         if isinstance(value, str):
             return value
-        return "[" + ",".join(f"{float(component):g}" for component in value) + "]"
+        return "[" + ",".join(str(numpy.float32(component)) for component in value) + "]"
+
+
+def _vector_or_text(value):
+    """A vector's components as float32, or the text itself when it does not parse (then it has changed)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, str):
+        try:
+            return numpy.array([float(part) for part in value.strip().strip("[]").split(",")], dtype=numpy.float32)
+        except ValueError:
+            return value
+    return numpy.asarray(value, dtype=numpy.float32)
+
+
+class EmbeddingFormField(VectorFormField):
+    """pgvector's form field, comparing vectors by value: an embedding shown and sent back is not a change."""
+
+    widget = EmbeddingWidget
+
+    def has_changed(self, initial, data):
+        before, after = _vector_or_text(initial), _vector_or_text(data)
+        if before is None or after is None or isinstance(after, str):
+            return before is not after
+        return before.shape != after.shape or not numpy.array_equal(before, after)
+
+
+class VerifiedAtField(forms.DateTimeField):
+    """A date and time typed in one box, to the minute. Sent back as shown, it is unchanged (the stored seconds are
+    kept: see ``NodeAttributeForm.clean_last_verified``)."""
+
+    def has_changed(self, initial, data):
+        shown = self.widget.format_value(initial) if initial else ""
+        return (shown or "") != (data or "").strip()
 
 
 class TextPathFormField(PathFormField):
@@ -179,7 +224,7 @@ class NodeForm(forms.ModelForm):
     class Meta:
         model = Node
         fields = "__all__"
-        widgets = {"embedding": EmbeddingWidget}
+        field_classes = {"embedding": EmbeddingFormField}
         help_texts = {"embedding": "768 numbers in brackets, or empty."}
 
     def __init__(self, *args, **kwargs):
@@ -220,7 +265,7 @@ class CompactInline(admin.TabularInline):
     formfield_overrides = {
         **CHECKBOX_BOOLEANS,
         models.TextField: {"widget": forms.Textarea(attrs={"rows": 1, "cols": 24})},
-        models.DateTimeField: {"form_class": forms.DateTimeField, "widget": VerifiedAtInput},
+        models.DateTimeField: {"form_class": VerifiedAtField, "widget": VerifiedAtInput},
     }
 
 
@@ -394,7 +439,8 @@ class ExternalResourceForm(forms.ModelForm):
     class Meta:
         model = ExternalResource
         fields = "__all__"
-        widgets = {"embedding": EmbeddingWidget, "url": forms.URLInput(attrs={"size": 60})}
+        field_classes = {"embedding": EmbeddingFormField}
+        widgets = {"url": forms.URLInput(attrs={"size": 60})}
 
 
 @admin.register(ExternalResource)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from django.views.generic import TemplateView
 
+from graph.models import GraphConnectivityStats
 from graph.selectors.overview import CountLine, graph_overview
 from kgsite.admin import admin_changelist_url
 
@@ -29,5 +30,6 @@ class HomeView(TemplateView):
         context.update(
             overview=overview,
             rows=[OverviewRow(line, admin_changelist_url(user, line.model)) for line in overview.lines],
+            connectivity_admin_url=admin_changelist_url(user, GraphConnectivityStats),
         )
         return context

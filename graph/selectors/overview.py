@@ -18,6 +18,7 @@ from graph.models import (
     ExternalResource,
     GraphConnectivityStats,
     InferenceQueueItem,
+    MaterializedViewRefresh,
     Node,
     NodeAttribute,
     Reference,
@@ -57,6 +58,8 @@ class GraphOverview:
     more_node_types: bool = False
     # False when the view was created or refreshed WITH NO DATA (it cannot be read until refreshed).
     connectivity_populated: bool = True
+    # When the view was last refreshed through kgsite (None: not recorded).
+    connectivity_refresh: MaterializedViewRefresh | None = None
     cap: int = EXACT_COUNT_CAP
 
     @property
@@ -110,5 +113,7 @@ def graph_overview() -> GraphOverview:
         top_node_types=top[:TOP_NODE_TYPES],
         more_node_types=len(top) > TOP_NODE_TYPES,
         connectivity_populated=populated,
+        connectivity_refresh=MaterializedViewRefresh.objects.filter(
+            view_name=GraphConnectivityStats._meta.db_table).first(),
         cap=cap,
     )
