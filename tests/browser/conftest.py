@@ -1,0 +1,224 @@
+"""Browser tests: headless Chromium (Debian's package, through Playwright) against the site served by gunicorn.
+
+Every test under ``tests/browser/`` is marked ``browser`` here (``pytest -m browser`` runs only them,
+``pytest -m "not browser"`` skips them) and runs after the other tests of the session: the site's data is
+committed to the test database, where tests that expect an empty database would see it (it is flushed when the
+server stops).
+
+Fixtures (docs/testing.md):
+
+* ``site`` (session): collectstatic with hashed names into a temporary STATIC_ROOT, the demo graph, a superuser
+  and a few audited configuration changes committed to pytest-django's test database, and gunicorn serving the
+  site with ``DEBUG=false`` on a free port. Attributes: ``base_url``, ``url(path)``, ``showcase_node_id`` (the
+  demo's Python), ``config_id``. Test bodies do not query the database (they are not marked ``django_db``).
+* ``chromium`` (session): the Playwright browser. Fails (never skips) when Chromium is not installed.
+* ``admin_page`` (function): ``admin_page(width)`` returns a new page logged in as the superuser, in a viewport
+  of that width (1400 x 900, 390 x 844).
+
+A failing test saves a full-page screenshot, the HTML of each of its pages and gunicorn's log of the test into
+``test-artifacts/browser/<test name>/`` (``tests/browser/artifacts.py``).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.browser import server as harness
+from tests.browser.artifacts import SERVER_LOG_KEY, register_page, save_failure_artifacts
+
+BROWSER_DIR = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark the tests under tests/browser/ ``browser`` and run them last (their data is committed)."""
+    browser_items, other_items = [], []
+    for item in items:
+        if BROWSER_DIR in Path(str(item.path)).resolve().parents:
+            item.add_marker(pytest.mark.browser)
+            browser_items.append(item)
+        else:
+            other_items.append(item)
+    items[:] = other_items + browser_items
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.failed and report.when in ("setup", "call"):
+        save_failure_artifacts(item, report)
+    return report
+
+
+@dataclass
+class Site:
+    server: harness.SiteServer
+    showcase_node_id: int  # the demo's Python: many attributes, links and relationships
+    config_id: int  # a configuration parameter with an audited change
+
+    @property
+    def base_url(self) -> str:
+        return self.server.base_url
+
+    def url(self, path: str) -> str:
+        return self.server.base_url + path
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker, request):
+    """pytest-django's test database, also when only browser tests run.
+
+    pytest-django creates the test database when a collected test is marked ``django_db`` (or asks for ``db``);
+    browser tests are not (their bodies never touch the database: the site is another process), so with
+    ``pytest -m browser`` nothing else asked for it and it is created here, the way pytest-django does.
+    """
+    from django.db import connection
+    from django.test.utils import setup_databases, teardown_databases
+
+    if harness.is_test_database(connection.settings_dict):
+        yield
+        return
+    with django_db_blocker.unblock():
+        created = setup_databases(verbosity=request.config.option.verbose, interactive=False, aliases={"default"})
+    try:
+        yield
+    finally:
+        with django_db_blocker.unblock():
+            teardown_databases(created, verbosity=request.config.option.verbose)
+
+
+@pytest.fixture(scope="session")
+def site(request, django_db_setup, django_db_blocker, playwright_instance):
+    """The served site (see the module's docstring).
+
+    Inside ``sync_playwright()`` Django's context-local connections are not the same from one fixture or test
+    to the next, so each step that queries closes its connection itself: none is left open on the test
+    database when pytest-django drops it.
+    """
+    from django.core.management import call_command
+    from django.db import connection
+
+    with tempfile.TemporaryDirectory(prefix="kgsite-browser-") as tmp:
+        tmp = Path(tmp)
+        harness.collect_static(tmp / "static")
+        with django_db_blocker.unblock():
+            settings_dict = connection.settings_dict
+            try:
+                harness.require_test_database(settings_dict)
+                seeded = harness.seed_site()
+            except harness.BrowserHarnessError as exc:
+                pytest.fail(str(exc), pytrace=False)
+            finally:
+                connection.close()
+        server = harness.SiteServer(
+            db_url=harness.database_url(settings_dict), static_root=tmp / "static", log_path=tmp / "gunicorn.log"
+        )
+        try:
+            try:
+                server.start()
+            except harness.BrowserHarnessError as exc:
+                pytest.fail(str(exc), pytrace=False)
+            yield Site(server=server, **seeded)
+        finally:
+            server.stop()
+            with django_db_blocker.unblock():
+                try:
+                    harness.wait_for_server_sessions_to_end(settings_dict["NAME"])
+                    if request.getfixturevalue("django_db_keepdb"):
+                        # --reuse-db keeps the test database for the next run: leave it as its tests expect it.
+                        call_command("flush", interactive=False, verbosity=0)
+                finally:
+                    connection.close()
+
+
+@pytest.fixture(autouse=True)
+def _server_log_of_test(request):
+    """Remember where gunicorn's log stood when a test using the site started (the artefacts keep the rest)."""
+    if "site" in request.fixturenames:
+        site = request.getfixturevalue("site")
+        request.node.stash[SERVER_LOG_KEY] = (site.server, site.server.log_size())
+
+
+@pytest.fixture(scope="session")
+def playwright_instance():
+    """Playwright's sync API runs an event loop in this thread for as long as it is open; Django then refuses
+    database access from "an async context" unless told it is safe (it is: nothing here is async)."""
+    from playwright.sync_api import sync_playwright
+
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            yield playwright
+    finally:
+        if previous is None:
+            del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture(scope="session")
+def chromium(playwright_instance):
+    try:
+        browser = harness.launch_chromium(playwright_instance)
+    except harness.BrowserHarnessError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture(scope="session")
+def admin_storage_state(site, chromium):
+    """Cookies of a session logged in through the login form, once; each test's context starts from them."""
+    context = chromium.new_context(viewport={"width": 1400, "height": 900})
+    try:
+        page = context.new_page()
+        harness.log_in(page, site.base_url)
+        return context.storage_state()
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def admin_page(request, site, chromium, admin_storage_state):
+    """``admin_page(width)``: a new page, logged in as the superuser, in a ``width`` x (900 or 844) viewport."""
+    contexts = []
+
+    def open_page(width: int = 1400, height: int | None = None):
+        context = chromium.new_context(
+            viewport={"width": width, "height": height or harness.VIEWPORT_HEIGHTS.get(width, 900)},
+            storage_state=admin_storage_state,
+        )
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        page = context.new_page()
+        register_page(request.node, page)
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def anonymous_page(request, chromium):
+    """``anonymous_page(width)``: a new page without a session."""
+    contexts = []
+
+    def open_page(width: int = 1400, height: int | None = None):
+        context = chromium.new_context(
+            viewport={"width": width, "height": height or harness.VIEWPORT_HEIGHTS.get(width, 900)}
+        )
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        page = context.new_page()
+        register_page(request.node, page)
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()

@@ -1,0 +1,295 @@
+"""Serve the site for browser tests the way ``manage.py quickstart`` serves it, and drive Chromium against it.
+
+Shared by the pytest fixtures (``tests/browser/conftest.py``) and the screenshot script
+(``python -m tests.browser.screenshots``):
+
+* ``collect_static`` runs ``collectstatic`` with hashed file names (``KGSITE_STATIC_MANIFEST=true``) into a
+  directory of its own;
+* ``database_url`` turns Django's settings dictionary of a database (the test database: HOST is the embedded
+  server's socket directory) into a ``DATABASE_URL``;
+* ``seed_site`` writes what the pages show: the demo graph, a superuser with a known password, a few audited
+  configuration changes, refreshed materialized views. It commits (the server is another process);
+* ``SiteServer`` starts gunicorn (``python -m gunicorn kgsite.wsgi:application``) with ``DEBUG=false`` on a free
+  port, waits until it answers and stops it;
+* ``launch_chromium`` starts Debian's ``chromium`` (never a downloaded browser) with Playwright;
+  ``log_in`` logs in through the login form.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+
+ADMIN_EMAIL = "admin@example.com"
+ADMIN_PASSWORD = "s3cret-pass-123"  # tests.factories.USER_PASSWORD
+# A node of the demo graph with many attributes, links and relationships: the node change page shows it.
+SHOWCASE_NODE_PATH = "computing.languages.multi_paradigm.python"
+# A reason long enough to wrap: the audit log must not grow wider than the screen for it.
+LONG_REASON = (
+    "Raised after the nightly inference batch ran out of memory on the 1m-node staging graph; see the capacity "
+    "review of the knowledge-graph team for the measurements behind this value"
+)
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+VIEWPORT_HEIGHTS = {1400: 900, 390: 844}
+SERVER_START_TIMEOUT = 60.0
+# The served site's database sessions say who they are (pg_stat_activity.application_name).
+SERVER_APPLICATION_NAME = "kgsite-browser-site"
+
+
+class BrowserHarnessError(RuntimeError):
+    """The harness could not start something it needs (Chromium missing, gunicorn not answering)."""
+
+
+def chromium_executable() -> str:
+    """Debian's Chromium; a clear error when it is not installed (browser downloads do not work here)."""
+    found = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+    if not found:
+        raise BrowserHarnessError(
+            "Chromium is not installed: the browser tests drive Debian's chromium package (/usr/bin/chromium). "
+            "Install it with: apt-get install --no-install-recommends chromium  (.ci/run does this). "
+            "`playwright install` is not used: browser downloads do not work on these machines."
+        )
+    return found
+
+
+def launch_chromium(playwright):
+    return playwright.chromium.launch(executable_path=chromium_executable(), headless=True, args=CHROMIUM_ARGS)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def database_url(settings_dict: dict, *, application_name: str = SERVER_APPLICATION_NAME) -> str:
+    """A ``DATABASE_URL`` kgsite's settings read back into ``settings_dict`` (a socket directory as HOST is
+    percent-encoded, as kgsite/settings.py expects). The server's sessions carry ``application_name``."""
+    user = quote(settings_dict.get("USER") or "", safe="")
+    password = settings_dict.get("PASSWORD") or ""
+    credentials = f"{user}:{quote(password, safe='')}" if password else user
+    host = quote(str(settings_dict.get("HOST") or ""), safe="")
+    port = settings_dict.get("PORT") or ""
+    netloc = f"{credentials}@{host}" + (f":{port}" if port else "")
+    name = quote(settings_dict["NAME"], safe="")
+    return f"postgres://{netloc}/{name}?application_name={quote(application_name, safe='')}"
+
+
+def server_environment(*, db_url: str, static_root: Path) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST_")}
+    env.update(
+        DATABASE_URL=db_url,
+        DEBUG="false",
+        KGSITE_STATIC_MANIFEST="true",
+        STATIC_ROOT=str(static_root),
+        DJANGO_SETTINGS_MODULE="kgsite.settings",
+        PYTHONUNBUFFERED="1",
+    )
+    env.pop("KGSITE_MODE", None)  # development mode: the generated secret key and the local ALLOWED_HOSTS
+    return env
+
+
+def is_test_database(settings_dict: dict) -> bool:
+    """Whether Django's settings point at the test database (``TEST.NAME``, else a ``test_`` name)."""
+    expected = (settings_dict.get("TEST") or {}).get("NAME")
+    name = settings_dict["NAME"]
+    return name == expected if expected else name.startswith("test_")
+
+
+def require_test_database(settings_dict: dict) -> None:
+    """Refuse to seed (and later flush) anything but a test database: the site's rows are committed."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_database()")
+        current = cursor.fetchone()[0]
+    if current != settings_dict["NAME"] or not is_test_database(settings_dict):
+        raise BrowserHarnessError(
+            f"refusing to write the browser tests' rows to database {current!r}: it is not the test database"
+        )
+
+
+def collect_static(static_root: Path) -> None:
+    """``collectstatic`` with hashed, compressed files (what the served site uses); raises with its output."""
+    env = {**os.environ, "KGSITE_STATIC_MANIFEST": "true", "DEBUG": "false", "STATIC_ROOT": str(static_root)}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
+        cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=300,
+    )
+    if result.returncode != 0:
+        raise BrowserHarnessError(f"collectstatic failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+
+
+def seed_site() -> dict:
+    """Write the rows the pages show, committed (call it with the database unblocked, outside a transaction).
+
+    Idempotent: the demo graph loads once, the superuser is made once. Returns ``showcase_node_id`` and
+    ``config_id`` (``inference_batch_size``, changed with a long reason).
+    """
+    import importlib
+
+    from django.db import connection
+
+    from config_admin.models import SystemConfig
+    from config_admin.services import config_set
+    from graph.models import Node
+    from graph.services.demo import demo_graph_load
+    from graph.services.matviews import materialized_views_refresh
+    from kgsite.models import User
+    from tests.factories import UserFactory
+
+    defaults = importlib.import_module("config_admin.migrations.0002_default_parameters")
+    with connection.cursor() as cursor:  # a transactional test's flush may have emptied the migrated rows
+        cursor.execute("SELECT count(*) FROM system_config")
+        if cursor.fetchone()[0] == 0:
+            cursor.execute(defaults.DEFAULT_PARAMETERS_SQL)
+            cursor.execute("DELETE FROM config_audit_log")
+        cursor.execute("INSERT INTO config_version (id, version) VALUES (1, 1) ON CONFLICT (id) DO NOTHING")
+
+    admin = User.objects.filter(email=ADMIN_EMAIL).first()
+    if admin is None:
+        admin = UserFactory(email=ADMIN_EMAIL, password=ADMIN_PASSWORD, superuser=True)
+    counts = demo_graph_load(user=admin)
+    if not counts["already_loaded"]:
+        materialized_views_refresh()
+        config_set(name="inference_batch_size", value="250", user=admin, reason=LONG_REASON)
+        config_set(name="work_mem", value="64MB", user=admin, reason="Sorts of the similarity view spilled to disk")
+        config_set(name="mv_refresh_interval_hours", value="12", user=admin, reason="")
+    return {
+        "showcase_node_id": Node.objects.get(path=SHOWCASE_NODE_PATH).pk,
+        "config_id": SystemConfig.objects.get(parameter_name="inference_batch_size").pk,
+    }
+
+
+def server_sessions(database: str, application_name: str = SERVER_APPLICATION_NAME) -> list[tuple]:
+    """The served site's sessions on ``database``: (pid, state, last query, start)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid, state, left(query, 80), backend_start FROM pg_stat_activity"
+            " WHERE datname = %s AND application_name = %s", [database, application_name]
+        )
+        return cursor.fetchall()
+
+
+@dataclass
+class SiteServer:
+    """gunicorn serving kgsite on ``127.0.0.1:<free port>``; its output goes to ``log_path``."""
+
+    db_url: str
+    static_root: Path
+    log_path: Path
+    workers: int = 3
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log_text(self, start: int = 0) -> str:
+        try:
+            with self.log_path.open("rb") as log:
+                log.seek(start)
+                return log.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+
+    def log_size(self) -> int:
+        try:
+            return self.log_path.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def start(self) -> SiteServer:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "kgsite.wsgi:application",
+                 "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers),
+                 "--access-logfile", "-", "--error-logfile", "-", "--log-level", "info", "--timeout", "60"],
+                cwd=BASE_DIR, env=server_environment(db_url=self.db_url, static_root=self.static_root),
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        self._wait_until_ready()
+        return self
+
+    def _wait_until_ready(self) -> None:
+        """Until the login page answers 200 (it needs no login) or gunicorn exits or the time is up."""
+        deadline = time.monotonic() + SERVER_START_TIMEOUT
+        problem = "no answer yet"
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise BrowserHarnessError(
+                    f"gunicorn exited with status {self.process.returncode} before answering:\n{self.log_text()}"
+                )
+            try:
+                with urllib.request.urlopen(f"{self.base_url}/accounts/login/", timeout=5) as response:
+                    if response.status == 200:
+                        return
+                    problem = f"status {response.status}"
+            except urllib.error.HTTPError as exc:  # an answer, but not the login page: a broken site
+                raise BrowserHarnessError(
+                    f"gunicorn answered {exc.code} for /accounts/login/:\n{self.log_text()}"
+                ) from exc
+            except OSError as exc:  # not listening yet
+                problem = str(exc)
+            time.sleep(0.1)
+        self.stop()
+        raise BrowserHarnessError(f"gunicorn did not answer within {SERVER_START_TIMEOUT:.0f} s ({problem}):\n"
+                                  f"{self.log_text()}")
+
+    def stop(self) -> None:
+        """SIGTERM to gunicorn's process group (master and workers), SIGKILL if it has not exited in 20 s."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+
+def wait_for_server_sessions_to_end(database: str, timeout: float = 20.0) -> None:
+    """After gunicorn stopped: until PostgreSQL has ended the site's sessions (else DROP DATABASE fails)."""
+    deadline = time.monotonic() + timeout
+    while sessions := server_sessions(database):
+        if time.monotonic() > deadline:
+            raise BrowserHarnessError(
+                f"sessions on {database} still open {timeout:.0f} s after gunicorn stopped: {sessions}"
+            )
+        time.sleep(0.05)
+
+
+def log_in(page, base_url: str, *, email: str = ADMIN_EMAIL, password: str = ADMIN_PASSWORD) -> None:
+    """Log in through the login form (the username field takes the email) and wait for the home page."""
+    page.goto(f"{base_url}/accounts/login/")
+    page.fill("input[name=username]", email)
+    page.fill("input[name=password]", password)
+    with page.expect_navigation():
+        page.click("button[type=submit]")
+    if "/accounts/login/" in page.url:
+        raise BrowserHarnessError(f"logging in as {email} failed: still on {page.url}")
