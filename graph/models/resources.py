@@ -1,8 +1,8 @@
 from __future__ import annotations
 
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.validators import MaxLengthValidator, URLValidator
-from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models.functions import Left, Lower
 from pgvector.django import IvfflatIndex
