@@ -231,6 +231,7 @@ class NodeForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         # PathField.formfield() insists on its own form class (Meta.field_classes is overridden); refine it here.
         self.fields["path"].__class__ = TextPathFormField
+        self.fields["path"].widget.attrs["class"] = "vLargeTextField"  # deep paths fit (48em, less on phones)
 
     def clean_path(self):
         path = self.cleaned_data.get("path")
@@ -306,8 +307,8 @@ def _relationship_rows(queryset, other: str) -> str:
         ),
     )
     return format_html(
-        '<table class="node-edges"><thead><tr><th>type</th><th>{}</th><th>strength</th><th>confidence</th>'
-        "<th>made</th></tr></thead><tbody>{}</tbody></table>",
+        '<div class="node-edges-wrap"><table class="node-edges"><thead><tr><th>type</th><th>{}</th>'
+        "<th>strength</th><th>confidence</th><th>made</th></tr></thead><tbody>{}</tbody></table></div>",
         "target" if other == "target_node" else "source", rows,
     )
 
