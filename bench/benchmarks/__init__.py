@@ -8,6 +8,7 @@ MODULES = (
     "bench.benchmarks.bulk_load",
     "bench.benchmarks.admin_changelist",
     "bench.benchmarks.admin_delete",
+    "bench.benchmarks.admin_search",
 )
 
 
