@@ -27,7 +27,7 @@ from django.urls import path, reverse
 from config_admin import selectors, services
 from config_admin.models import ConfigAuditLog, SystemConfig
 from config_admin.values import ConfigError, ParameterRule, parse_value
-from kgsite.admin import ReadOnlyAdmin
+from kgsite.admin import ReadOnlyAdmin, YesNoListFilter
 from kgsite.errors import PermissionRefused
 
 
@@ -205,7 +205,7 @@ class SystemConfigAdmin(admin.ModelAdmin):
 @admin.register(ConfigAuditLog)
 class ConfigAuditLogAdmin(ReadOnlyAdmin):
     list_display = ("when", "parameter_name", "old_value", "new_value", "updated_by", "restart", "reason")
-    list_filter = ("parameter_name", "updated_by", "updated_at", "requires_restart")
+    list_filter = ("parameter_name", "updated_by", "updated_at", ("requires_restart", YesNoListFilter))
     search_fields = ("parameter_name", "updated_by", "reason")
     date_hierarchy = "updated_at"
 
