@@ -56,8 +56,29 @@ def overflow_problem(page) -> str | None:
     return "\n".join(lines)
 
 
-def right_edge(locator) -> float:
-    """The right edge of an element in CSS pixels of the viewport (Playwright's bounding box)."""
-    box = locator.bounding_box()
-    assert box is not None, f"{locator} is not rendered"
-    return box["x"] + box["width"]
+_VISIBLE_RIGHT_JS = """
+element => {
+  let limit = window.innerWidth;
+  for (let node = element.parentElement; node; node = node.parentElement) {
+    if (getComputedStyle(node).overflowX !== 'visible') {
+      limit = Math.min(limit, node.getBoundingClientRect().left + node.clientLeft + node.clientWidth);
+    }
+  }
+  return {right: element.getBoundingClientRect().right, limit: limit};
+}
+"""
+
+
+def visible_right(locator) -> dict:
+    """``right``: the element's right edge in the viewport; ``limit``: how far right anything is visible there
+    without scrolling (the viewport, or a scrolling container such as the admin's ``.results`` if narrower)."""
+    return locator.evaluate(_VISIBLE_RIGHT_JS)
+
+
+def fully_visible_problem(locator, what: str) -> str | None:
+    """None when the element's right edge is on screen without any scrolling; otherwise a message."""
+    measured = visible_right(locator)
+    if measured["right"] <= measured["limit"] + 0.5:
+        return None
+    return (f"{what} ends at {measured['right']:.0f} px, beyond what is visible without scrolling "
+            f"({measured['limit']:.0f} px)")

@@ -1,0 +1,118 @@
+"""Screenshots of the main pages at 1400 and 390 px: ``python -m tests.browser.screenshots``.
+
+Serves the site exactly as the browser tests do (``tests/browser/server.py``: collectstatic with hashed names,
+gunicorn with ``DEBUG=false``, the demo graph, a superuser and a few audited configuration changes) on a database
+of its own, created on the same PostgreSQL server (``KGSITE_SCREENSHOT_DATABASE``, default
+``test_kgsite_screenshots``; dropped at the end), logs in through the login form with Debian's Chromium and writes
+full-page PNGs named ``<page>-<width>.png`` into ``docs/screenshots/`` (or ``--out``).
+
+    python -m tests.browser.screenshots                     # every page, both widths
+    python -m tests.browser.screenshots --only node-change --width 390 --out /tmp/shots
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from tests.browser import server as harness
+
+DEFAULT_DATABASE = "test_kgsite_screenshots"
+WIDTHS = (1400, 390)
+# name -> path; {node} is the demo's Python.
+PAGES = {
+    "home": "/",
+    "node-list": "/admin/graph/node/",
+    "node-change": "/admin/graph/node/{node}/change/",
+    "relationship-add": "/admin/graph/relationship/add/",
+    "config-list": "/admin/config_admin/systemconfig/",
+    "audit-log": "/admin/config_admin/configauditlog/",
+}
+
+
+def _arguments(argv):
+    parser = argparse.ArgumentParser(prog="python -m tests.browser.screenshots", description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=Path, default=harness.BASE_DIR / "docs" / "screenshots",
+                        help="directory for the PNGs (default docs/screenshots)")
+    parser.add_argument("--only", action="append", choices=sorted(PAGES), help="a page to shoot (repeatable)")
+    parser.add_argument("--width", action="append", type=int,
+                        help="a viewport width (repeatable; default 1400 and 390)")
+    return parser.parse_args(argv)
+
+
+def _setup_django(database: str):
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kgsite.settings")
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    connection.settings_dict["TEST"]["NAME"] = database
+    return connection
+
+
+def shoot(*, base_url: str, node_id: int, out: Path, pages: list[str], widths: list[int]) -> list[Path]:
+    from playwright.sync_api import sync_playwright
+
+    written = []
+    out.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = harness.launch_chromium(playwright)
+        try:
+            login = browser.new_context(viewport={"width": 1400, "height": 900})
+            harness.log_in(login.new_page(), base_url)
+            state = login.storage_state()
+            login.close()
+            for width in widths:
+                context = browser.new_context(
+                    viewport={"width": width, "height": harness.VIEWPORT_HEIGHTS.get(width, 900)}, storage_state=state
+                )
+                page = context.new_page()
+                for name in pages:
+                    response = page.goto(base_url + PAGES[name].format(node=node_id))
+                    if response is None or not response.ok:
+                        raise harness.BrowserHarnessError(f"{name}: {response.status if response else 'no answer'}")
+                    target = out / f"{name}-{width}.png"
+                    page.screenshot(path=str(target), full_page=True)
+                    written.append(target)
+                context.close()
+        finally:
+            browser.close()
+    return written
+
+
+def main(argv=None) -> int:
+    args = _arguments(argv)
+    connection = _setup_django(os.environ.get("KGSITE_SCREENSHOT_DATABASE") or DEFAULT_DATABASE)
+    with tempfile.TemporaryDirectory(prefix="kgsite-screenshots-") as tmp:
+        tmp = Path(tmp)
+        harness.collect_static(tmp / "static")
+        old_name = connection.settings_dict["NAME"]
+        connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+        server = None
+        try:
+            harness.require_test_database(connection.settings_dict)
+            seeded = harness.seed_site()
+            connection.close()
+            server = harness.SiteServer(db_url=harness.database_url(connection.settings_dict),
+                                        static_root=tmp / "static", log_path=tmp / "gunicorn.log").start()
+            written = shoot(base_url=server.base_url, node_id=seeded["showcase_node_id"], out=args.out,
+                            pages=args.only or list(PAGES), widths=args.width or list(WIDTHS))
+        except harness.BrowserHarnessError as exc:
+            print(f"screenshots: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            if server is not None:
+                server.stop()
+                harness.wait_for_server_sessions_to_end(connection.settings_dict["NAME"])
+            connection.creation.destroy_test_db(old_name, verbosity=0)
+    for path in written:
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
