@@ -80,6 +80,15 @@ def test_columns_are_on_screen_without_scrolling_at_1400(site, admin_page, path,
     assert not any(problems), "\n".join(filter(None, problems))
 
 
+def test_home_page_types_table_shows_every_column_at_1400(site, admin_page):
+    page = _visit(admin_page(1400), site.url("/"))
+    headers = page.locator("section[aria-labelledby=types-heading] thead th")
+    assert headers.count() == 7, "the biggest-types table is missing or has other columns"
+    problems = [fully_visible_problem(headers.nth(index), f"the {headers.nth(index).inner_text()!r} column header")
+                for index in range(headers.count())]
+    assert not any(problems), "\n".join(filter(None, problems))
+
+
 def test_node_change_page_shows_attribute_delete_column_at_1400(site, admin_page, page_path):
     page = _visit(admin_page(1400), site.url(page_path("node-change")))
     group = page.locator(".inline-group").filter(has=page.locator("input[name$='-attribute_key']")).first
@@ -102,3 +111,26 @@ def test_node_change_page_path_box_shows_the_whole_path(site, admin_page, page_p
         f"the path {path_input.input_value()!r} is cut off: {widths['scroll']} px of text in a "
         f"{widths['client']} px box"
     )
+
+
+def _registered_models():
+    from django.contrib import admin
+
+    for model in admin.site._registry:
+        opts = model._meta
+        yield pytest.param(f"/admin/{opts.app_label}/{opts.model_name}/", id=f"{opts.app_label}.{opts.model_name}")
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("changelist", _registered_models())
+def test_every_admin_page_fits(site, admin_page, changelist, width):
+    """Every registered model's list, its first row's page and its add page (when the admin offers them)."""
+    page = _visit(admin_page(width), site.url(changelist))
+    problems = [overflow_problem(page)]
+    first_row = page.locator("#result_list tbody tr a[href*='/change/']").first
+    add_link = page.locator(".object-tools a.addlink").first
+    targets = [link.get_attribute("href") for link in (first_row, add_link) if link.count()]
+    for href in targets:
+        _visit(page, site.url(href))
+        problems.append(overflow_problem(page))
+    assert not any(problems), "\n".join(filter(None, problems))
