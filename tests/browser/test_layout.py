@@ -124,9 +124,13 @@ def _registered_models():
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("changelist", _registered_models())
 def test_every_admin_page_fits(site, admin_page, changelist, width):
-    """Every registered model's list, its first row's page and its add page (when the admin offers them)."""
+    """Every registered model's list, its first row's page and its add page (when the admin offers them); at
+    1400 px the list's whole table is visible without scrolling its box."""
     page = _visit(admin_page(width), site.url(changelist))
     problems = [overflow_problem(page)]
+    results = page.locator("#result_list")
+    if width == 1400 and results.count():  # at 1400 px every column of a list is on screen
+        problems.append(fully_visible_problem(results, f"{changelist}: the list's table"))
     first_row = page.locator("#result_list tbody tr a[href*='/change/']").first
     add_link = page.locator(".object-tools a.addlink").first
     targets = [link.get_attribute("href") for link in (first_row, add_link) if link.count()]
