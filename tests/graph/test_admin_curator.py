@@ -58,7 +58,7 @@ def languages(superuser):
 # --- 1. Raw Python on add forms ---------------------------------------------------------------------------------
 
 def _registered_add_urls():
-    for model, model_admin in admin.site._registry.items():
+    for model in admin.site._registry:
         opts = model._meta
         yield pytest.param(f"admin:{opts.app_label}_{opts.model_name}_add", id=opts.model_name)
 
