@@ -151,6 +151,7 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+FORMAT_MODULE_PATH = ["kgsite.formats"]  # ISO-style dates and times everywhere (kgsite/formats/en/formats.py)
 
 # --- Static files (served by whitenoise under gunicorn) ------------------------------------------------------------
 STATIC_URL = "static/"
