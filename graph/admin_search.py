@@ -41,7 +41,11 @@ def autocomplete_limit(request) -> int | None:
 
 
 class _SearchMixin:
-    """``get_search_results`` from one selector: ``search_condition(term)`` gives the Q of the matching rows."""
+    """``get_search_results`` from one selector: ``search_condition(term)`` gives the Q of the matching rows.
+    ``materialize``: collect the matching ids first (``graph.selectors.search.materialized``), for searches whose
+    condition the planner would otherwise test row by row along the primary key."""
+
+    materialize = False
 
     def search_condition(self, term: str):
         raise NotImplementedError
@@ -50,7 +54,10 @@ class _SearchMixin:
         term = search.search_term_clean(search_term)
         if not term:
             return queryset, False
-        return queryset.filter(self.search_condition(term)), False
+        condition = self.search_condition(term)
+        if self.materialize:
+            return search.materialized(queryset, condition), False
+        return queryset.filter(condition), False
 
 
 class NodeSearchMixin(_SearchMixin):
@@ -93,6 +100,7 @@ class NodeAttributeSearchMixin(_SearchMixin):
 
 
 class RelationshipSearchMixin(_SearchMixin):
+    materialize = True
     search_fields = ("source_node__name", "target_node__name", "relationship_type")
     search_help_text = (
         "A node's name or part of it (relationships from or to it; 1–2 characters: the whole name), a relationship "
@@ -129,6 +137,7 @@ class ExternalResourceSearchMixin(_SearchMixin):
 
 
 class NodeResourceLinkSearchMixin(_SearchMixin):
+    materialize = True
     search_fields = ("node__name", "resource__title", "resource__url", "link_type")
     search_help_text = (
         "A node's name, a resource's title or URL (or part of one, 3+ characters), a link type, or an id."
@@ -139,6 +148,7 @@ class NodeResourceLinkSearchMixin(_SearchMixin):
 
 
 class ReferenceSearchMixin(_SearchMixin):
+    materialize = True
     search_fields = ("source_node__name", "target_node__name", "reference_type")
     search_help_text = (
         "A node's name, a resource's title or URL (or part of one, 3+ characters), a reference type, or an id."

@@ -186,7 +186,7 @@ register(AutocompleteBenchmark("admin.search.autocomplete_go", "node autocomplet
 register(AutocompleteBenchmark("admin.search.autocomplete_name", "node autocomplete, a full name", "node",
                                term_key="rare"))
 register(SearchBenchmark("admin.search.relationship_name", "relationship change list, a node's full name",
-                         "relationship", term_key="rare"))
+                         "relationship", term_key="rare", repeat=5))
 register(SearchBenchmark("admin.search.attribute_part", "attribute change list, part of a value",
                          "nodeattribute", term_key="attribute"))
 register(SearchBenchmark("admin.search.attribute_common", "attribute change list, a common value",
