@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
 
     os.environ["DATABASE_URL"] = database.database_url(server, dbname)
     os.environ["DEBUG"] = "false"
+    os.environ.setdefault("KGSITE_STATIC_MANIFEST", "false")  # pages render without running collectstatic
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kgsite.settings")
     warnings.filterwarnings("ignore", message="No directory at")  # WhiteNoise: no collectstatic, none needed here
     import django

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from django.contrib.postgres.indexes import GinIndex, HashIndex
+from django.contrib.postgres.indexes import GinIndex, HashIndex, OpClass
 from django.db import models
 from django.db.models import F
-from django.db.models.functions import MD5
+from django.db.models.functions import MD5, Left
 
 from graph.models.common import (
     created_at_field,
@@ -15,6 +15,9 @@ from graph.models.common import (
     unit_interval_check,
 )
 from kgsite.fields import SerialField
+
+# Attribute-value searches look at this many leading characters of each value (the trigram index holds them).
+VALUE_SEARCH_HEAD = 512
 
 
 class NodeAttributeQuerySet(models.QuerySet):
@@ -69,7 +72,10 @@ class NodeAttribute(models.Model):
             models.Index(fields=["-last_verified"], name="idx_node_attributes_verified"),
             # Not in the spec: substring search of values and keys (graph.0007, docs/schema.md "Search indexes").
             # A trigram GIN index accepts values of any length, unlike a btree.
-            GinIndex(fields=["attribute_value"], opclasses=["gin_trgm_ops"], name="idx_node_attributes_value_trgm"),
+            # The first VALUE_SEARCH_HEAD characters only: long free texts hold nearly every trigram, so a whole-value
+            # index returns tens of thousands of candidates to re-read (docs/schema.md, "Search indexes").
+            GinIndex(OpClass(Left("attribute_value", VALUE_SEARCH_HEAD), name="gin_trgm_ops"),
+                     name="idx_node_attributes_value_head_trgm"),
             GinIndex(fields=["attribute_key"], opclasses=["gin_trgm_ops"], name="idx_node_attributes_key_trgm"),
         ]
 

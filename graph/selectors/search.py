@@ -3,10 +3,11 @@
 How a term matches (docs/schema.md, "Search indexes", names the index behind each):
 
 * **Names, titles, attribute values and keys** match case-insensitively. A term of ``TRIGRAM_MIN`` (3) characters
-  or more matches anywhere in the text (``ILIKE '%term%'``, served by a pg_trgm GIN index). Shorter terms cannot
-  use trigrams, so they match the start of a node name or resource title (``lower(name) LIKE 'c%'`` on a btree),
-  or a whole attribute value or key, or a whole node name where a name selects other rows (relationships,
-  references, links).
+  or more matches anywhere in the text (``ILIKE '%term%'``, served by a pg_trgm GIN index); in attribute values,
+  anywhere in the first ``VALUE_SEARCH_HEAD`` (512) characters, which is the whole of all but the longest texts.
+  Shorter terms cannot use trigrams, so they match the start of a node name or resource title
+  (``lower(name) LIKE 'c%'`` on a btree), or a whole attribute value or key, or a whole node name where a name
+  selects other rows (relationships, references, links).
 * **A number** also matches the row's id and the ids of the nodes it joins.
 * **A valid ltree path** (``computing.languages.functional``) also matches that node and its whole subtree
   (``path <@ term``, the GiST index).
@@ -37,6 +38,7 @@ from django.db.models.functions import Collate, Left, Length, Lower
 from django.db.models.lookups import Lookup
 
 from graph.models import ExternalResource, Node, NodeResourceLink, Reference, Relationship
+from graph.models.attributes import VALUE_SEARCH_HEAD
 from kgsite.admin import distinct_values
 from kgsite.db import capped_count
 
@@ -317,9 +319,11 @@ def relationship_search_q(term: str) -> Q:
 
 
 def attribute_search_q(term: str) -> Q:
-    """Attributes whose value or key contains the term (3+ characters; else equals it), or of a node id."""
+    """Attributes whose value (its first ``VALUE_SEARCH_HEAD`` characters) or key contains the term (3+
+    characters; else equals it), or of a node id."""
     if len(term) >= TRIGRAM_MIN:
-        condition = contains("attribute_value", term) | contains("attribute_key", term)
+        value_head = Q(ILike(Left("attribute_value", VALUE_SEARCH_HEAD), Value(f"%{like_escape(term)}%")))
+        condition = value_head | contains("attribute_key", term)
     else:
         condition = Q(attribute_value=term) | Q(attribute_key=term)
     node_id = term_id(term)
