@@ -293,6 +293,13 @@ class ReferenceInline(CompactInline):
     autocomplete_fields = ("target_node", "target_resource")
 
 
+def with_names(queryset, *relations: str):
+    """``queryset`` reading the related nodes and resources it names in the same query, without their 768-number
+    embeddings and JSON metadata (parsing 100 vectors would cost more than the page's queries)."""
+    return queryset.select_related(*relations).defer(
+        *(f"{relation}__{field}" for relation in relations for field in ("embedding", "metadata")))
+
+
 def short_datetime(value) -> str:
     return f"{value:%Y-%m-%d %H:%M}" if value else "—"
 
@@ -402,6 +409,9 @@ class NodeAttributeAdmin(NodeAttributeSearchMixin, BigTableAdmin):
     readonly_fields = AUDIT_FIELDS
     show_facets = admin.ShowFacets.NEVER
 
+    def get_queryset(self, request):
+        return with_names(super().get_queryset(request), "node")
+
     @admin.display(description="value")
     def short_value(self, obj):
         return _short(obj.attribute_value)
@@ -421,7 +431,7 @@ class RelationshipAdmin(RelationshipSearchMixin, BigTableAdmin):
 
     def get_queryset(self, request):
         # Titles, messages and the delete page name both nodes: read them with the relationship.
-        return super().get_queryset(request).select_related("source_node", "target_node")
+        return with_names(super().get_queryset(request), "source_node", "target_node")
 
 
 @admin.register(InferenceQueueItem)
@@ -433,7 +443,7 @@ class InferenceQueueItemAdmin(InferenceQueueItemSearchMixin, BigTableAdmin):
     autocomplete_fields = ("node",)
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("node")
+        return with_names(super().get_queryset(request), "node")
 
 
 class ExternalResourceForm(forms.ModelForm):
@@ -465,7 +475,7 @@ class NodeResourceLinkAdmin(NodeResourceLinkSearchMixin, BigTableAdmin):
     readonly_fields = AUDIT_FIELDS
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("node", "resource")
+        return with_names(super().get_queryset(request), "node", "resource")
 
     @admin.display(description="created", ordering="created_at")
     def created(self, obj):
@@ -480,8 +490,8 @@ class ReferenceAdmin(ReferenceSearchMixin, BigTableAdmin):
     readonly_fields = AUDIT_FIELDS
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related(
-            "source_node", "source_resource", "target_node", "target_resource")
+        return with_names(super().get_queryset(request),
+                          "source_node", "source_resource", "target_node", "target_resource")
 
     @admin.display(description="created", ordering="created_at")
     def created(self, obj):

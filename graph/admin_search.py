@@ -80,6 +80,7 @@ class NodeSearchMixin(_SearchMixin):
 
 
 class NodeAttributeSearchMixin(_SearchMixin):
+    materialize = True
     search_fields = ("attribute_value", "attribute_key")
     search_help_text = (
         "Part of an attribute value or key (1–2 characters: a whole value or key), or a node id. "
