@@ -46,6 +46,7 @@ class _SearchMixin:
     condition the planner would otherwise test row by row along the primary key."""
 
     materialize = False
+    materialize_cap = search.MATERIALIZE_CAP
 
     def search_condition(self, term: str):
         raise NotImplementedError
@@ -56,7 +57,7 @@ class _SearchMixin:
             return queryset, False
         condition = self.search_condition(term)
         if self.materialize:
-            return search.materialized(queryset, condition), False
+            return search.materialized(queryset, condition, self.materialize_cap), False
         return queryset.filter(condition), False
 
 
@@ -80,7 +81,10 @@ class NodeSearchMixin(_SearchMixin):
 
 
 class NodeAttributeSearchMixin(_SearchMixin):
+    # A rare term's matches are collected once (its trigram re-checks are the cost); a common term (over 1,000
+    # matches among millions of attributes) finds a page at once walking the primary key backwards.
     materialize = True
+    materialize_cap = 1_000
     search_fields = ("attribute_value", "attribute_key")
     search_help_text = (
         "Part of an attribute value or key (1–2 characters: a whole value or key), or a node id. "

@@ -257,7 +257,7 @@ def resource_ranked_tiers(term: str) -> list[Tier]:
     return tiers
 
 
-def materialized(queryset: models.QuerySet, condition: Q) -> models.QuerySet:
+def materialized(queryset: models.QuerySet, condition: Q, cap: int = MATERIALIZE_CAP) -> models.QuerySet:
     """``queryset.filter(condition)``, written so that the planner cannot walk the primary key backwards testing
     ``condition`` on every row (what it chose at 1m for references of a resource: 0.5 s for 50 rows).
 
@@ -267,9 +267,8 @@ def materialized(queryset: models.QuerySet, condition: Q) -> models.QuerySet:
     More matches than that are dense enough for the backward walk to find a page quickly, so the plain condition
     stays.
     """
-    ids = list(queryset.model._default_manager.filter(condition).order_by().values_list("pk", flat=True)[
-        :MATERIALIZE_CAP + 1])
-    if len(ids) > MATERIALIZE_CAP:
+    ids = list(queryset.model._default_manager.filter(condition).order_by().values_list("pk", flat=True)[:cap + 1])
+    if len(ids) > cap:
         return queryset.filter(condition)
     return queryset.filter(pk__in=ids)
 
