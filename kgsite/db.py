@@ -78,6 +78,21 @@ def filtered_row_count(queryset: models.QuerySet, cap: int = EXACT_COUNT_CAP) ->
 
 
 
+def with_known_count(queryset: models.QuerySet, count: int) -> models.QuerySet:
+    """``queryset`` marked as holding exactly ``count`` rows (its caller just read them), so that
+    ``EstimatedCountPaginator`` need not count them again. The mark holds while the query's filters are the ones it
+    was made with (reordering keeps it); any further filter voids it."""
+    queryset.query.kgsite_known_count = (count, queryset.query.where.clone())
+    return queryset
+
+
+def known_count(queryset: models.QuerySet) -> int | None:
+    mark = getattr(queryset.query, "kgsite_known_count", None)
+    if mark is None or mark[1] != queryset.query.where:
+        return None
+    return mark[0]
+
+
 class EstimatedCountPaginator(Paginator):
     """A paginator whose ``count`` never scans a big table.
 
@@ -92,6 +107,9 @@ class EstimatedCountPaginator(Paginator):
         queryset = self.object_list
         if not isinstance(queryset, models.QuerySet):
             return super().count
+        known = known_count(queryset)
+        if known is not None:
+            return known
         exact = capped_count(queryset, self.cap)
         if exact <= self.cap:
             return exact

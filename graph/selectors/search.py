@@ -40,6 +40,7 @@ from django.db.models.lookups import Lookup
 from graph.models import ExternalResource, Node, NodeResourceLink, Reference, Relationship
 from graph.models.attributes import VALUE_SEARCH_HEAD
 from kgsite.admin import distinct_values
+from kgsite.db import with_known_count
 
 TRIGRAM_MIN = 3
 MATERIALIZE_CAP = 10_000  # up to this many matching rows, their ids are collected first (``materialized``)
@@ -267,10 +268,10 @@ def materialized(queryset: models.QuerySet, condition: Q, cap: int = MATERIALIZE
     More matches than that are dense enough for the backward walk to find a page quickly, so the plain condition
     stays.
     """
-    ids = list(queryset.model._default_manager.filter(condition).order_by().values_list("pk", flat=True)[:cap + 1])
+    ids = list(queryset.filter(condition).order_by().values_list("pk", flat=True)[:cap + 1])
     if len(ids) > cap:
         return queryset.filter(condition)
-    return queryset.filter(pk__in=ids)
+    return with_known_count(queryset.filter(pk__in=ids), len(ids))
 
 
 # --- Each table's search ---------------------------------------------------------------------------------------
