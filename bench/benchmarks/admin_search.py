@@ -21,10 +21,9 @@ import re
 
 from django.contrib import admin
 from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import include, path
 
-from bench.benchmarks.admin_changelist import AdminPageBenchmark
+from bench.benchmarks.admin_changelist import PageViewBenchmark
 from bench.harness import Context, register
 from graph import admin as graph_admin
 from graph.models import Node, NodeAttribute, NodeResourceLink, Reference, Relationship
@@ -94,7 +93,7 @@ def bench_terms() -> dict[str, str]:
             "resource_word": (resource or "nothing").split()[0], "linked": linked or "Nothing"}
 
 
-class SearchBenchmark(AdminPageBenchmark):
+class SearchBenchmark(PageViewBenchmark):
     """A search page view on our admin and on the baseline admin; ``term_key`` names a term of ``bench_terms``."""
 
     urlconf = __name__
@@ -123,29 +122,12 @@ class SearchBenchmark(AdminPageBenchmark):
 
         return f"/{prefix}/graph/{self.model}/?{urlencode({'q': self.term})}"
 
-    def _view(self, side: str) -> str:
-        response = self.client.get(self.urls[side])
-        if response.status_code != 200:
-            raise AssertionError(f"GET {self.urls[side]} answered {response.status_code}")
-        return response.content.decode()
-
-    def ours(self) -> None:
-        self._view("ours")
-
-    def run_baseline(self) -> None:
-        self._view("baseline")
-
     def after_each(self, side: str, final: bool) -> None:
         if final:
             self.found[side] = self._listed(self._view(side))
 
     def _listed(self, page: str) -> list[str]:
         return list(dict.fromkeys(_CHANGE_LINK.findall(page.split('id="result_list"', 1)[-1])))
-
-    def queries(self, side: str) -> int:
-        with CaptureQueriesContext(connection) as captured:
-            self._view(side)
-        return len(captured)
 
     def quality(self) -> str:
         ours, stock = self.found.get("ours", []), self.found.get("baseline", [])
