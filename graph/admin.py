@@ -300,10 +300,6 @@ def with_names(queryset, *relations: str):
         *(f"{relation}__{field}" for relation in relations for field in ("embedding", "metadata")))
 
 
-def short_datetime(value) -> str:
-    return f"{value:%Y-%m-%d %H:%M}" if value else "—"
-
-
 def _relationship_rows(queryset, other: str) -> str:
     rows = format_html_join(
         "", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -329,7 +325,7 @@ def _count_text(count: int, noun: str) -> str:
 @admin.register(Node)
 class NodeAdmin(NodeSearchMixin, BigTableAdmin):
     form = NodeForm
-    list_display = ("node_id", "name", "node_type", "path", "confidence_score", "source", "created")
+    list_display = ("node_id", "name", "node_type", "path", "confidence_score", "source", "created_at")
     list_display_links = ("node_id", "name")
     list_filter = (distinct_values_filter("node_type", "node type"), distinct_values_filter("source"))
     autocomplete_fields = ("parent_node",)
@@ -344,10 +340,6 @@ class NodeAdmin(NodeSearchMixin, BigTableAdmin):
         ("Provenance", {"fields": ("created_by", "created_at", "updated_at")}),
     )
     inlines = (NodeAttributeInline, NodeResourceLinkInline, ReferenceInline)
-
-    @admin.display(description="created", ordering="created_at")
-    def created(self, obj):
-        return short_datetime(obj.created_at)
 
     def _edges(self, obj, direction: str) -> str:
         """The first ``NODE_PAGE_ROWS`` relationships of one direction, their count, and links to all of them."""
@@ -468,7 +460,7 @@ class ExternalResourceAdmin(ExternalResourceSearchMixin, BigTableAdmin):
 
 @admin.register(NodeResourceLink)
 class NodeResourceLinkAdmin(NodeResourceLinkSearchMixin, BigTableAdmin):
-    list_display = ("link_id", "node", "resource", "link_type", "confidence", "created")
+    list_display = ("link_id", "node", "resource", "link_type", "confidence", "created_at")
     list_select_related = ("node", "resource")
     list_filter = (distinct_values_filter("link_type", "link type"),)
     autocomplete_fields = ("node", "resource")
@@ -477,14 +469,10 @@ class NodeResourceLinkAdmin(NodeResourceLinkSearchMixin, BigTableAdmin):
     def get_queryset(self, request):
         return with_names(super().get_queryset(request), "node", "resource")
 
-    @admin.display(description="created", ordering="created_at")
-    def created(self, obj):
-        return short_datetime(obj.created_at)
-
 
 @admin.register(Reference)
 class ReferenceAdmin(ReferenceSearchMixin, BigTableAdmin):
-    list_display = ("reference_id", "__str__", "reference_type", "page_number", "created")
+    list_display = ("reference_id", "__str__", "reference_type", "page_number", "created_at")
     list_filter = (distinct_values_filter("reference_type", "reference type"),)
     autocomplete_fields = ("source_node", "source_resource", "target_node", "target_resource")
     readonly_fields = AUDIT_FIELDS
@@ -492,10 +480,6 @@ class ReferenceAdmin(ReferenceSearchMixin, BigTableAdmin):
     def get_queryset(self, request):
         return with_names(super().get_queryset(request),
                           "source_node", "source_resource", "target_node", "target_resource")
-
-    @admin.display(description="created", ordering="created_at")
-    def created(self, obj):
-        return short_datetime(obj.created_at)
 
 
 # --- Materialized views: read-only, with when they were refreshed and a refresh button --------------------------
@@ -595,14 +579,10 @@ class NodePairViewAdmin(MaterializedViewAdmin):
 
 @admin.register(NodeConfidenceCache)
 class NodeConfidenceCacheAdmin(MaterializedViewAdmin):
-    list_display = ("node_id", "name", "node_type", "confidence", "confidence_tier", "updated")
+    list_display = ("node_id", "name", "node_type", "confidence", "confidence_tier", "confidence_last_updated")
     list_filter = ("confidence_tier",)
     ordering = ("-confidence_score",)
     confidence = rounded("confidence_score", "confidence")
-
-    @admin.display(description="confidence updated", ordering="confidence_last_updated")
-    def updated(self, obj):
-        return short_datetime(obj.confidence_last_updated)
 
 
 @admin.register(RelationshipStrengthMatrix)

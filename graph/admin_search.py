@@ -61,23 +61,40 @@ class _SearchMixin:
         return queryset.filter(condition), False
 
 
-class NodeSearchMixin(_SearchMixin):
-    search_fields = ("name",)
-    search_help_text = (
-        "A name or part of one (1–2 characters: names starting with them), a node id, or a path such as "
-        "computing.languages (that node and everything below it)."
-    )
+class _RankedAutocompleteMixin(_SearchMixin):
+    """In the autocomplete, the matches ranked by ``ranked_tiers(term)`` then ``ranked_order``, reading only the
+    requested page's worth of each tier; ``autocomplete_defer``: columns the widget never shows."""
 
-    def search_condition(self, term):
-        return search.node_search_q(term)
+    ranked_order: tuple = ()
+    autocomplete_defer: tuple[str, ...] = ()
+
+    def ranked_tiers(self, term: str) -> list[search.Tier]:
+        raise NotImplementedError
 
     def get_search_results(self, request, queryset, search_term):
         term = search.search_term_clean(search_term)
         limit = autocomplete_limit(request)
         if not term or limit is None:
             return super().get_search_results(request, queryset, search_term)
-        queryset = queryset.defer("embedding", "metadata")  # the widget shows name and type only
-        return search.ranked_search(queryset, search.node_ranked_tiers(term), search.NODE_ORDER, limit=limit), False
+        queryset = queryset.defer(*self.autocomplete_defer)
+        return search.ranked_search(queryset, self.ranked_tiers(term), self.ranked_order, limit=limit), False
+
+
+class NodeSearchMixin(_RankedAutocompleteMixin):
+    search_fields = ("name",)
+    search_help_text = (
+        "A name or part of one (1–2 characters: names starting with them), a node id, or a path such as "
+        "computing.languages (that node and everything below it)."
+    )
+
+    ranked_order = search.NODE_ORDER
+    autocomplete_defer = ("embedding", "metadata")  # the widget shows name and type only
+
+    def search_condition(self, term):
+        return search.node_search_q(term)
+
+    def ranked_tiers(self, term):
+        return search.node_ranked_tiers(term)
 
 
 class NodeAttributeSearchMixin(_SearchMixin):
@@ -122,23 +139,20 @@ class InferenceQueueItemSearchMixin:
     id_search_fields = ("node_id",)
 
 
-class ExternalResourceSearchMixin(_SearchMixin):
+class ExternalResourceSearchMixin(_RankedAutocompleteMixin):
     search_fields = ("title", "url")
     search_help_text = (
         "Part of a title or URL (1–2 characters: titles starting with them), or a resource id."
     )
 
+    ranked_order = search.RESOURCE_ORDER
+    autocomplete_defer = ("embedding", "metadata", "description")
+
     def search_condition(self, term):
         return search.resource_search_q(term)
 
-    def get_search_results(self, request, queryset, search_term):
-        term = search.search_term_clean(search_term)
-        limit = autocomplete_limit(request)
-        if not term or limit is None:
-            return super().get_search_results(request, queryset, search_term)
-        queryset = queryset.defer("embedding", "metadata", "description")
-        return search.ranked_search(
-            queryset, search.resource_ranked_tiers(term), search.RESOURCE_ORDER, limit=limit), False
+    def ranked_tiers(self, term):
+        return search.resource_ranked_tiers(term)
 
 
 class NodeResourceLinkSearchMixin(_SearchMixin):

@@ -34,8 +34,7 @@ stock_site = admin.AdminSite(name="stock_admin")
 
 
 class StockNodeAdmin(admin.ModelAdmin):
-    # The same columns, as model fields (ours shows "created" as a short date through a method of NodeAdmin).
-    list_display = tuple("created_at" if column == "created" else column for column in NodeAdmin.list_display)
+    list_display = NodeAdmin.list_display
     list_display_links = NodeAdmin.list_display_links
     list_filter = ("node_type", "source")
     search_fields = NodeAdmin.search_fields

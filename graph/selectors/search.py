@@ -78,29 +78,31 @@ def term_path(term: str) -> str | None:
 
 # --- SQL building blocks ---------------------------------------------------------------------------------------
 
-class ILike(Lookup):
-    """``lhs ILIKE pattern``: what a pg_trgm GIN index serves (Django's ``icontains`` writes ``UPPER(x) LIKE``,
-    which no index of ours serves)."""
+class _Operator(Lookup):
+    """``lhs <operator> rhs`` exactly as written: Django's own lookups wrap both sides (``UPPER(x::text)``) in ways
+    no index of ours serves."""
 
-    lookup_name = "kg_ilike"
+    operator = ""
     prepare_rhs = False
 
     def as_sql(self, compiler, connection):
         lhs, lhs_params = self.process_lhs(compiler, connection)
         rhs, rhs_params = self.process_rhs(compiler, connection)
-        return f"{lhs} ILIKE {rhs}", (*lhs_params, *rhs_params)
+        return f"{lhs} {self.operator} {rhs}", (*lhs_params, *rhs_params)
 
 
-class Like(Lookup):
+class ILike(_Operator):
+    """``lhs ILIKE pattern``: what a pg_trgm GIN index serves (Django's ``icontains`` writes ``UPPER(x) LIKE``)."""
+
+    lookup_name = "kg_ilike"
+    operator = "ILIKE"
+
+
+class Like(_Operator):
     """``lhs LIKE pattern``; with ``lower(name)`` and a ``text_pattern_ops`` btree a prefix is an index range."""
 
     lookup_name = "kg_like"
-    prepare_rhs = False
-
-    def as_sql(self, compiler, connection):
-        lhs, lhs_params = self.process_lhs(compiler, connection)
-        rhs, rhs_params = self.process_rhs(compiler, connection)
-        return f"{lhs} LIKE {rhs}", (*lhs_params, *rhs_params)
+    operator = "LIKE"
 
 
 class AnyOf(Lookup):
@@ -131,16 +133,11 @@ def any_of(field: str, queryset: models.QuerySet) -> Q:
 
 # --- Nodes -----------------------------------------------------------------------------------------------------
 
-class LowerEquals(Lookup):
+class LowerEquals(_Operator):
     """``lower(x) = value`` (Django's ``iexact`` writes ``UPPER(x::text) = UPPER(value)``: no index serves it)."""
 
     lookup_name = "kg_equals"
-    prepare_rhs = False
-
-    def as_sql(self, compiler, connection):
-        lhs, lhs_params = self.process_lhs(compiler, connection)
-        rhs, rhs_params = self.process_rhs(compiler, connection)
-        return f"{lhs} = {rhs}", (*lhs_params, *rhs_params)
+    operator = "="
 
 
 def lower_equals(expression, value: str) -> Q:
