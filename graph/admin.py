@@ -44,6 +44,7 @@ from graph.models import (
     Relationship,
     RelationshipStrengthMatrix,
 )
+from graph.selectors import search
 from graph.services.hierarchy import HierarchyError, node_placement_resolve
 from graph.services.matviews import REFRESH_PERMISSION, materialized_view_refreshes, materialized_views_refresh
 from kgsite.admin import (
@@ -562,11 +563,12 @@ class NodePairViewAdmin(MaterializedViewAdmin):
         return ("source_node_id",)  # shows the search box; get_search_results does the searching
 
     def get_search_results(self, request, queryset, search_term):
-        term = search_term.strip()
+        # The node searches' own rules and indexes (graph.selectors.search), not an UPPER(name) LIKE scan.
+        term = search.search_term_clean(search_term)
         if not term:
             return queryset, False
-        matching = Node.objects.filter(name__icontains=term).values("node_id")
-        return queryset.filter(models.Q(source_node_id__in=matching) | models.Q(target_node_id__in=matching)), False
+        nodes = search.nodes_named(term)
+        return queryset.filter(search.any_of("source_node_id", nodes) | search.any_of("target_node_id", nodes)), False
 
     @admin.display(description="source", ordering="source_node_id")
     def source(self, obj):
