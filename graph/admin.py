@@ -45,6 +45,7 @@ from graph.models import (
     RelationshipStrengthMatrix,
 )
 from graph.selectors import search
+from graph.services.confidence import node_confidence_explained, relationship_confidence, relationship_evidence
 from graph.services.hierarchy import HierarchyError, node_placement_resolve
 from graph.services.matviews import REFRESH_PERMISSION, materialized_view_refreshes, materialized_views_refresh
 from kgsite.admin import (
@@ -317,6 +318,39 @@ def _relationship_rows(queryset, other: str) -> str:
     )
 
 
+def node_confidence_table(node: Node) -> str:
+    """The node's score as its attributes make it (graph.services.confidence), as a small table."""
+    explained = node_confidence_explained(node=node, limit=NODE_PAGE_ROWS)
+    p = explained.parameters
+    rows = format_html_join(
+        "", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} days</td><td>{:.3f}</td><td>{:.1%}</td></tr>",
+        (
+            (change_link(c.attribute), c.attribute.confidence, c.attribute.source_reliability, c.weight,
+             f"{c.age_days:,.0f}", c.effective, c.share)
+            for c in explained.contributions
+        ),
+    )
+    listed = len(explained.contributions)
+    note = "" if listed >= NODE_PAGE_ROWS else "all attributes"
+    summary = format_html(
+        "<p>Weighted mean of the attributes' effective confidence (confidence × source reliability × 0.5 ^ "
+        "(age / {} days)), pulled towards 0.5 by a prior of weight {} ({:.1%} of the score). Worked out now: "
+        "<strong>{}</strong>{}.</p>",
+        f"{p.half_life_days:g}", f"{p.prior_weight:g}", explained.prior_share, explained.score,
+        "" if explained.score == node.confidence_score else format_html(
+            " (stored {}: recomputed on the next attribute change or <code>recalculate_confidence</code>)",
+            node.confidence_score),
+    )
+    if not listed:
+        return format_html("{}<p>No attributes: the score is the prior, 0.5.</p>", summary)
+    return format_html(
+        '{}<div class="node-edges-wrap"><table class="node-edges"><thead><tr><th>attribute{}</th><th>confidence</th>'
+        "<th>reliability</th><th>weight</th><th>verified</th><th>effective</th><th>share</th></tr></thead>"
+        "<tbody>{}</tbody></table></div>",
+        summary, f" ({note})" if note else f" (heaviest {listed})", rows,
+    )
+
+
 def _count_text(count: int, noun: str) -> str:
     more = "+" if count > NODE_PAGE_COUNT_CAP else ""
     shown = min(count, NODE_PAGE_COUNT_CAP)
@@ -330,11 +364,12 @@ class NodeAdmin(NodeSearchMixin, BigTableAdmin):
     list_display_links = ("node_id", "name")
     list_filter = (distinct_values_filter("node_type", "node type"), distinct_values_filter("source"))
     autocomplete_fields = ("parent_node",)
-    readonly_fields = ("confidence_last_updated", "created_at", "updated_at", "created_by",
+    readonly_fields = ("confidence_score", "confidence_last_updated", "confidence_explained", "created_at",
+                       "updated_at", "created_by",
                        "outgoing_relationships_list", "incoming_relationships_list", "references_received_list")
     fieldsets = (
         (None, {"fields": ("name", "node_type", "path", "parent_node", "source")}),
-        ("Confidence", {"fields": ("confidence_score", "confidence_last_updated")}),
+        ("Confidence", {"fields": ("confidence_score", "confidence_last_updated", "confidence_explained")}),
         ("Relationships", {"fields": ("outgoing_relationships_list", "incoming_relationships_list",
                                       "references_received_list")}),
         ("Data", {"fields": ("metadata", "embedding"), "classes": ("collapse",)}),
@@ -360,6 +395,10 @@ class NodeAdmin(NodeSearchMixin, BigTableAdmin):
             "list them all" if count > NODE_PAGE_ROWS else "open as a list",
         )
         return format_html("{}{}", summary, _relationship_rows(shown, other))
+
+    @admin.display(description="how it is worked out")
+    def confidence_explained(self, obj):
+        return node_confidence_table(obj) if obj.pk else "—"
 
     @admin.display(description="outgoing (this node → other)")
     def outgoing_relationships_list(self, obj):
@@ -419,8 +458,22 @@ class RelationshipAdmin(RelationshipSearchMixin, BigTableAdmin):
     list_filter = (distinct_values_filter("relationship_type", "relationship type"),
                    ("auto_managed", YesNoListFilter), ("bidirectional", YesNoListFilter))
     autocomplete_fields = ("source_node", "target_node")
-    readonly_fields = ("confidence_last_updated", "created_at", "updated_at", "created_by", "last_inference_update",
-                       "shared_attributes_count", "inference_confidence")
+    readonly_fields = ("confidence_score", "confidence_explained", "confidence_last_updated", "created_at",
+                       "updated_at", "created_by", "last_inference_update", "shared_attributes_count",
+                       "inference_confidence")
+
+    @admin.display(description="how the confidence is worked out")
+    def confidence_explained(self, obj):
+        if not obj.pk:
+            return "Worked out by the database when the relationship is saved."
+        evidence = relationship_evidence(obj)
+        what = "inferred confidence" if evidence is obj.inference_confidence else "stated confidence"
+        source, target = obj.source_node.confidence_score, obj.target_node.confidence_score
+        return format_html(
+            "{} {} × source reliability {} × (0.5 + 0.5 × √(node confidence {} × {})) = <strong>{}</strong>",
+            what, evidence, obj.source_reliability, source, target,
+            relationship_confidence(evidence=evidence, source_reliability=obj.source_reliability,
+                                    source_node_confidence=source, target_node_confidence=target))
 
     def get_queryset(self, request):
         # Titles, messages and the delete page name both nodes: read them with the relationship.

@@ -28,6 +28,9 @@ HIERARCHY_DATA_INVALID = "RG-NODE-009"  # migrating a database whose existing no
 DUPLICATE_ATTRIBUTE = "RG-ATTR-001"  # the node already has an attribute with this type, key and value
 UNKNOWN_VIEW = "RG-VIEW-001"  # no materialized view of that name
 
+# --- Confidence scores ----------------------------------------------------------------------------------------------
+RECALCULATION_RUNNING = "RG-CONF-001"  # another recalculate_confidence holds the lock
+
 
 class GraphError(DomainError):
     """A refusal of a graph service or of the database's graph rules. Every raise names its code: a constant above."""

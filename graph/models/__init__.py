@@ -1,4 +1,5 @@
 from graph.models.attributes import NodeAttribute
+from graph.models.confidence import ConfidenceRecalculation
 from graph.models.inference import InferenceQueueItem
 from graph.models.nodes import Node
 from graph.models.references import Reference
@@ -14,7 +15,8 @@ from graph.models.views import (
 )
 
 __all__ = [
-    "EmbeddingSimilarityCache", "ExternalResource", "GraphConnectivityStats", "InferenceQueueItem",
+    "ConfidenceRecalculation", "EmbeddingSimilarityCache", "ExternalResource", "GraphConnectivityStats",
+    "InferenceQueueItem",
     "MaterializedViewRefresh", "Node", "NodeAttribute", "NodeConfidenceCache", "NodeResourceLink",
     "PopularEntityRanking", "Reference", "Relationship", "RelationshipStrengthMatrix",
 ]

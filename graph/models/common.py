@@ -30,12 +30,16 @@ def unit_interval_check(field: str, name: str, *, allow_null: bool = False) -> m
     )
 
 
+def unit_validators() -> list:
+    return [MinValueValidator(ZERO, UNIT_MESSAGE), MaxValueValidator(ONE, UNIT_MESSAGE)]
+
+
 def unit_decimal(default: str | None, digits: int = 5, places: int = 4, **kwargs) -> models.DecimalField:
     """A DECIMAL(digits, places) score with the spec's default both in Python and in the database."""
     if default is not None:
         kwargs.update(default=Decimal(default), db_default=Decimal(default))
     # The CHECK's range as field validators too: a form reports 1.5 beside the field, not above the form.
-    kwargs.setdefault("validators", [MinValueValidator(ZERO, UNIT_MESSAGE), MaxValueValidator(ONE, UNIT_MESSAGE)])
+    kwargs.setdefault("validators", unit_validators())
     return models.DecimalField(max_digits=digits, decimal_places=places, null=True, blank=True, **kwargs)
 
 

@@ -32,7 +32,9 @@ class Node(models.Model):
     )
     embedding = Vector768Field(null=True, blank=True)
     metadata = metadata_field()
-    confidence_score = unit_decimal("0.5")
+    confidence_score = unit_decimal(
+        "0.5", help_text="Worked out by the database from the node's attributes (weight, confidence, source "
+                         "reliability, age of verification): see docs/confidence.md.")
     confidence_last_updated = timestamp_now_field()
     created_at = created_at_field()
     updated_at = updated_at_field()

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.db import models
 from django.db.models import F, Q
 
@@ -13,6 +15,7 @@ from graph.models.common import (
     timestamp_now_field,
     unit_decimal,
     unit_interval_check,
+    unit_validators,
     updated_at_field,
 )
 from kgsite.fields import SerialField, UTCDateTimeField
@@ -26,7 +29,17 @@ class Relationship(models.Model):
     target_node = node_fk(related_name="incoming_relationships", column="target_node_id")
     relationship_type = models.CharField(max_length=100)
     strength = unit_decimal("1.0")
-    confidence_score = unit_decimal("0.5")
+    # Not in the spec (docs/schema.md, "Catalog differences"): the confidence the source states for this link, the
+    # evidence of a manual one. confidence_score is derived from it by the database (docs/confidence.md). No
+    # database default: an insert that leaves it out states its evidence in confidence_score, as the spec's SQL does.
+    stated_confidence = models.DecimalField(
+        max_digits=5, decimal_places=4, default=Decimal("0.5"), validators=unit_validators(),
+        help_text="How sure the source of this link is, from 0 to 1. The confidence score is worked out from it, "
+                  "the source's reliability and the confidence of the two nodes.",
+    )
+    confidence_score = unit_decimal(
+        "0.5", help_text="Worked out by the database from the stated (or inferred) confidence, the source's "
+                         "reliability and the two nodes' confidence: see docs/confidence.md.")
     confidence_last_updated = timestamp_now_field()
     bidirectional = models.BooleanField(default=False, db_default=False, null=True)
     metadata = metadata_field()
@@ -48,6 +61,7 @@ class Relationship(models.Model):
             unit_interval_check("confidence_score", "valid_confidence_score"),
             unit_interval_check("inference_confidence", "valid_inference_confidence", allow_null=True),
             unit_interval_check("source_reliability", "valid_source_reliability"),
+            unit_interval_check("stated_confidence", "valid_stated_confidence"),
             models.CheckConstraint(
                 condition=Q(source_node__ne=F("target_node")), name="no_self_reference",
                 violation_error_message="A relationship cannot connect a node to itself.",

@@ -9,10 +9,10 @@ local to the file (``"python"``, ``"guido_van_rossum"``); the loader turns keys 
 File format (``"format": 1``)::
 
     {"format": 1, "description": "...",
-     "nodes": [{"key", "name", "node_type", "path"?, "parent"?, "confidence_score"?, "metadata"?,
+     "nodes": [{"key", "name", "node_type", "path"?, "parent"?, "metadata"?,
                 "attributes"?: [{"type", "key", "value", "weight"?, "confidence"?, "source_reliability"?,
                                  "metadata"?}]}],
-     "relationships": [{"source", "target", "type", "strength"?, "confidence_score"?, "bidirectional"?,
+     "relationships": [{"source", "target", "type", "strength"?, "stated_confidence"?, "bidirectional"?,
                         "metadata"?}],
      "resources": [{"key", "url", "title"?, "description"?, "resource_type"?, "metadata"?,
                     "links"?: [{"node", "link_type"?, "confidence"?, "context"?}]}],

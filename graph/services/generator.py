@@ -515,7 +515,8 @@ _ROWS_PER_BATCH = 65536
 _LEFT_TO_DEFAULTS = (
     (Node, ("created_by",)),
     (NodeAttribute, ("created_by", "metadata")),
-    (Relationship, ("metadata", "created_by")),
+    # stated_confidence left out: the database takes a COPY's confidence_score as the stated confidence.
+    (Relationship, ("metadata", "created_by", "stated_confidence")),
     (ExternalResource, ("metadata", "created_by")),
     (NodeResourceLink, ("created_by",)),
     (Reference, ("context", "created_by")),

@@ -9,9 +9,9 @@ writes a plan in one transaction, one bulk insert per table (per hierarchy level
 Kinds and their fields (``?``: optional; absent and ``null`` mean the same, so formats without a null, such as a
 CSV's empty cell, behave alike)::
 
-    node          key, name, node_type, path?, parent?, confidence_score?, metadata?
+    node          key, name, node_type, path?, parent?, metadata?
     attribute     node, type, key, value, weight?, confidence?, source_reliability?, metadata?
-    relationship  source, target, type, strength?, confidence_score?, bidirectional?, metadata?
+    relationship  source, target, type, strength?, stated_confidence?, bidirectional?, metadata?
     resource      key, url, title?, description?, resource_type?, metadata?
     link          resource, node, link_type?, confidence?, context?
     reference     source_node | source_resource, target_node | target_resource, reference_type,
@@ -22,7 +22,7 @@ CSV's empty cell, behave alike)::
 (``first_appeared``), not a record key.
 
 Checks (the first failure raises ``GraphError`` with code ``BAD_RECORD``, the message naming the record:
-``nodes[3] ('python'): confidence_score must be between 0 and 1, got '1.5'``): required and unknown fields; types;
+``relationships[3]: strength must be between 0 and 1, got '1.5'``): required and unknown fields; types;
 numbers in 0..1 (``"0.9"`` or ``0.9``); lengths the columns allow; no NUL characters (PostgreSQL text cannot hold
 them); ltree syntax; URLs; unique node keys, resource keys, paths and URLs; one relationship per
 (source, target, type), none from a node to itself; one link per (resource, node, link_type); references with
@@ -89,7 +89,6 @@ class NodeRow:
     node_type: str
     path: str | None
     parent: str | None  # a node key, given or derived from the path
-    confidence_score: Decimal | None
     metadata: dict
 
 
@@ -111,7 +110,7 @@ class RelationshipRow:
     target: str
     relationship_type: str
     strength: Decimal | None
-    confidence_score: Decimal | None
+    stated_confidence: Decimal | None
     bidirectional: bool
     metadata: dict
 
@@ -231,7 +230,10 @@ def _key(where: str, row: dict, name: str, known: dict, what: str) -> str:
 # --- Validation --------------------------------------------------------------------------------------------------
 
 def _validate_node(record: Record, nodes: dict[str, NodeRow], paths: dict[str, str]) -> NodeRow:
-    raw = _check_fields(record, {"key", "name", "node_type"}, {"path", "parent", "confidence_score", "metadata"})
+    if isinstance(record.fields, dict) and "confidence_score" in record.fields:
+        _fail(record.where, "confidence_score is not given for a node: the database works it out from the node's "
+                            "attributes (docs/confidence.md)")
+    raw = _check_fields(record, {"key", "name", "node_type"}, {"path", "parent", "metadata"})
     key = _text(record.where, raw, "key")
     where = f"{record.where} ({key!r})"
     if key in nodes:
@@ -254,7 +256,6 @@ def _validate_node(record: Record, nodes: dict[str, NodeRow], paths: dict[str, s
         name=_text(where, raw, "name", max_length=_max_length(Node, "name")),
         node_type=_text(where, raw, "node_type", max_length=_max_length(Node, "node_type")),
         path=path, parent=parent,
-        confidence_score=_unit(where, raw, "confidence_score"),
         metadata=_object(where, raw, "metadata"),
     )
 
@@ -323,7 +324,7 @@ def _validate_attribute(record: Record, nodes: dict[str, NodeRow]) -> AttributeR
 
 def _validate_relationship(record: Record, nodes: dict[str, NodeRow], seen: set) -> RelationshipRow:
     raw = _check_fields(record, {"source", "target", "type"},
-                        {"strength", "confidence_score", "bidirectional", "metadata"})
+                        {"strength", "stated_confidence", "bidirectional", "metadata"})
     where = record.where
     source = _key(where, raw, "source", nodes, "node")
     target = _key(where, raw, "target", nodes, "node")
@@ -341,7 +342,7 @@ def _validate_relationship(record: Record, nodes: dict[str, NodeRow], seen: set)
     return RelationshipRow(
         source=source, target=target, relationship_type=rel_type,
         strength=_unit(where, raw, "strength"),
-        confidence_score=_unit(where, raw, "confidence_score"),
+        stated_confidence=_unit(where, raw, "stated_confidence"),
         bidirectional=bidirectional,
         metadata=_object(where, raw, "metadata"),
     )
@@ -478,7 +479,6 @@ def graph_records_write(*, plan: RecordPlan, source: str, user=None) -> dict[str
                     name=node.name, node_type=node.node_type, path=node.path,
                     parent_node_id=node_ids[node.parent] if node.parent else None,
                     metadata=node.metadata, created_by=user, source=source,
-                    **_defaults(confidence_score=node.confidence_score),
                 )
                 for node in batch
             ])
@@ -500,7 +500,7 @@ def graph_records_write(*, plan: RecordPlan, source: str, user=None) -> dict[str
                 source_node_id=node_ids[rel.source], target_node_id=node_ids[rel.target],
                 relationship_type=rel.relationship_type, bidirectional=rel.bidirectional,
                 metadata=rel.metadata, created_by=user, source=source,
-                **_defaults(strength=rel.strength, confidence_score=rel.confidence_score),
+                **_defaults(strength=rel.strength, stated_confidence=rel.stated_confidence),
             )
             for rel in plan.relationships
         ]))

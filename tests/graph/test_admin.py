@@ -145,8 +145,6 @@ def test_add_node_sets_created_by_on_node_and_inline_attributes(admin_client_for
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("confidence_score", "1.5", "Must be between 0 and 1."),
-        ("confidence_score", "-0.1", "Must be between 0 and 1."),
         ("path", "science..physics", "A path is a sequence of labels"),
         ("path", "science physics", "A path is a sequence of labels"),
         ("embedding", "[1, 2, 3]", "The embedding has 3 dimensions; it must have exactly 768."),

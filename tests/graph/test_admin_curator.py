@@ -76,7 +76,8 @@ def test_add_forms_show_no_raw_python(admin_client_for, languages, name):
 def test_add_form_that_comes_back_with_errors_shows_no_raw_python(admin_client_for, model):
     url = reverse(f"admin:graph_{model}_add")
     data = form_data(admin_client_for.get(url).content.decode(), f"{model}_form")
-    data.update({"confidence_score": "1.5", "name": "x", "node_type": "t"})
+    data.update({"stated_confidence": "1.5", "source_reliability": "1.5", "name": "x", "node_type": "t",
+                 "embedding": "[1, 2]"})
     response = admin_client_for.post(url, data)
     assert response.status_code == 200 and response.context["adminform"].form.errors
     html = response.content.decode()
