@@ -8,6 +8,8 @@ from django.db import connection
 from tests.factories import UserFactory
 
 CONFIG_DEFAULTS = importlib.import_module("config_admin.migrations.0002_default_parameters")
+# Migrations that add parameters of their own (their PARAMETERS_SQL inserts them).
+ADDED_PARAMETERS = [importlib.import_module("graph.migrations.0010_confidence")]
 
 # Fixtures of pytest-django that give a test the database (any of them in a test's closure means it has one).
 DATABASE_FIXTURES = {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback",
@@ -16,7 +18,7 @@ DATABASE_FIXTURES = {"db", "transactional_db", "django_db_reset_sequences", "dja
 
 @pytest.fixture(autouse=True)
 def migrated_data(request, settings):
-    """Rows that migrations insert (the spec's 16 parameters, the configuration version), present in every test.
+    """Rows that migrations insert (the parameters, the configuration version), present in every test.
 
     A transactional test (``django_db(transaction=True)``) ends with a flush that empties every table, migrated
     data included; the next test would otherwise find no configuration.
@@ -30,6 +32,8 @@ def migrated_data(request, settings):
             cursor.execute("SELECT count(*) FROM system_config")
             if cursor.fetchone()[0] == 0:
                 cursor.execute(CONFIG_DEFAULTS.DEFAULT_PARAMETERS_SQL)
+                for migration in ADDED_PARAMETERS:
+                    cursor.execute(migration.PARAMETERS_SQL)
                 cursor.execute("DELETE FROM config_audit_log")
             cursor.execute("INSERT INTO config_version (id, version) VALUES (1, 1) ON CONFLICT (id) DO NOTHING")
     from config_admin.selectors import config_cache_clear
