@@ -323,10 +323,10 @@ def node_confidence_table(node: Node) -> str:
     explained = node_confidence_explained(node=node, limit=NODE_PAGE_ROWS)
     p = explained.parameters
     rows = format_html_join(
-        "", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} days</td><td>{:.3f}</td><td>{:.1%}</td></tr>",
+        "", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} days ago</td><td>{}</td><td>{}</td></tr>",
         (
-            (change_link(c.attribute), c.attribute.confidence, c.attribute.source_reliability, c.weight,
-             f"{c.age_days:,.0f}", c.effective, c.share)
+            (change_link(c.attribute), c.attribute.confidence, c.attribute.source_reliability, f"{c.weight:g}",
+             f"{c.age_days:,.0f}", f"{c.effective:.3f}", f"{c.share:.1%}")
             for c in explained.contributions
         ),
     )
@@ -334,9 +334,9 @@ def node_confidence_table(node: Node) -> str:
     note = "" if listed >= NODE_PAGE_ROWS else "all attributes"
     summary = format_html(
         "<p>Weighted mean of the attributes' effective confidence (confidence × source reliability × 0.5 ^ "
-        "(age / {} days)), pulled towards 0.5 by a prior of weight {} ({:.1%} of the score). Worked out now: "
+        "(age / {} days)), pulled towards 0.5 by a prior of weight {} ({} of the score). Worked out now: "
         "<strong>{}</strong>{}.</p>",
-        f"{p.half_life_days:g}", f"{p.prior_weight:g}", explained.prior_share, explained.score,
+        f"{p.half_life_days:g}", f"{p.prior_weight:g}", f"{explained.prior_share:.1%}", explained.score,
         "" if explained.score == node.confidence_score else format_html(
             " (stored {}: recomputed on the next attribute change or <code>recalculate_confidence</code>)",
             node.confidence_score),

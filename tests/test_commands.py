@@ -228,7 +228,8 @@ def test_bad_input_exits_non_zero_with_a_code_and_no_traceback(name, bad, capsys
 
 
 def test_a_command_on_an_unmigrated_database_says_so(capsys):
-    """config, generate_graph, move_node and recalculate_confidence refuse with RG-DB-001 instead of a missing-table traceback."""
+    """config, generate_graph, move_node and recalculate_confidence refuse with RG-DB-001 instead of a
+    missing-table traceback."""
     from tests.scratch import manage, scratch_database
 
     with scratch_database() as db:

@@ -9,6 +9,7 @@ MODULES = (
     "bench.benchmarks.admin_changelist",
     "bench.benchmarks.admin_delete",
     "bench.benchmarks.admin_search",
+    "bench.benchmarks.confidence",
 )
 
 

@@ -37,7 +37,7 @@ _CHECKSUMS = {  # table: the columns compared, key first; not updated_at (Django
 }
 
 
-def _instances(model, columns: tuple[str, ...], batches, *, with_pk: bool):
+def model_instances(model, columns: tuple[str, ...], batches, *, with_pk: bool):
     """Model instances from COPY rows: naive UTC timestamps made aware, as Django expects with USE_TZ.
 
     Without ``with_pk`` the database numbers the rows (the sequence restarts at 1 before each run, so the ids are
@@ -106,7 +106,7 @@ class BulkLoad(Benchmark):
 
     def run_baseline(self) -> None:
         model, columns = _MODELS[self.table]
-        instances = _instances(model, columns, self.batches[self.table], with_pk=self.table == "nodes")
+        instances = model_instances(model, columns, self.batches[self.table], with_pk=self.table == "nodes")
         with transaction.atomic(using=ALIAS):
             model.objects.using(ALIAS).bulk_create(instances, batch_size=BATCH_SIZE)
 

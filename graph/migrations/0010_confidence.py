@@ -18,6 +18,12 @@ UPDATE relationships SET stated_confidence = coalesce(confidence_score, 0.5);
 ALTER TABLE relationships ALTER COLUMN stated_confidence SET NOT NULL;
 """
 
+# Backwards: the stated figure goes back where the spec keeps a relationship's confidence.
+UNSTATE_SQL = """
+UPDATE relationships SET confidence_score = stated_confidence;
+ALTER TABLE relationships DROP COLUMN stated_confidence;
+"""
+
 PARAMETERS = ("confidence_half_life_days", "confidence_prior_weight", "confidence_stale_hours",
               "confidence_propagation_limit")
 PARAMETERS_SQL = """
@@ -97,7 +103,7 @@ class Migration(migrations.Migration):
             },
         ),
         migrations.SeparateDatabaseAndState(
-            database_operations=[migrations.RunSQL(STATED_CONFIDENCE_SQL, "ALTER TABLE relationships DROP COLUMN stated_confidence;")],
+            database_operations=[migrations.RunSQL(STATED_CONFIDENCE_SQL, UNSTATE_SQL)],
             state_operations=[migrations.AddField(
             model_name='relationship',
             name='stated_confidence',

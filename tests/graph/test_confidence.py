@@ -372,7 +372,10 @@ def test_node_page_explains_the_score_and_does_not_edit_it(admin_client_for):
     attribute = NodeAttributeFactory(node=node, confidence=Decimal("0.9"), source_reliability=Decimal("1"))
     html = admin_client_for.get(reverse("admin:graph_node_change", args=[node.pk])).content.decode()
     assert 'name="confidence_score"' not in html
-    assert "How it is worked out" in html and str(attribute.attribute_key) in html and "0.7000" in html
+    assert "How it is worked out" in html and "0.7000" in html
+    assert "Worked out now: <strong>0.7000</strong>." in html and "(50.0% of the score)" in html
+    assert f">{attribute}</a></td><td>0.9000</td><td>1.0000</td><td>1</td><td>0 days ago</td><td>0.900</td>" \
+        "<td>50.0%</td>" in html
     explained = node_confidence_explained(node=node)
     assert explained.score == stored(node) and explained.contributions[0].effective == pytest.approx(0.9)
 
