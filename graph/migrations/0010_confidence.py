@@ -48,6 +48,7 @@ REMOVE_PARAMETERS_SQL = "DELETE FROM system_config WHERE parameter_name IN ({});
 CONFIDENCE_SQL = (Path(__file__).resolve().parent.parent / "sql" / "confidence.sql").read_text()
 DROP_SQL = """
 DROP TRIGGER IF EXISTS relationships_confidence_guard ON relationships;
+DROP TRIGGER IF EXISTS confidence_pending_carry ON confidence_pending_nodes;
 DROP TRIGGER IF EXISTS nodes_confidence_carry ON nodes;
 DROP TRIGGER IF EXISTS nodes_confidence_guard ON nodes;
 DROP TRIGGER IF EXISTS node_attributes_confidence_insert ON node_attributes;
@@ -56,7 +57,7 @@ DROP TRIGGER IF EXISTS node_attributes_confidence_delete ON node_attributes;
 DROP FUNCTION IF EXISTS relationships_confidence_guard(), nodes_confidence_carry(), nodes_confidence_guard(),
     node_attributes_confidence_inserted(), node_attributes_confidence_updated(), node_attributes_confidence_deleted(),
     nodes_confidence_refresh(integer[]), relationships_confidence_refresh(integer[], boolean),
-    nodes_confidence_carry_over(integer[], integer), confidence_pending_propagate(integer),
+    confidence_pending_carry(), confidence_pending_propagate(integer),
     relationship_evidence(boolean, numeric, numeric), relationship_confidence(numeric, numeric, numeric, numeric),
     node_confidence(double precision, double precision, double precision),
     attribute_effective_confidence(numeric, numeric, timestamptz, timestamptz, double precision),

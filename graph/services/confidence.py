@@ -161,9 +161,9 @@ class RecalculationReport:
         if self.pending_nodes:
             lines.append(f"Carried {self.pending_nodes:,} nodes' new scores on to their relationships "
                          f"({self.pending_relationships_changed:,} changed).")
-        lines.append(f"Nodes: {run.nodes_recomputed:,} recomputed, {run.nodes_changed:,} changed "
-                     f"(their relationships re-scored with them: {run.relationships_changed:,} changed in all).")
-        lines.append(f"Relationships: {run.relationships_recomputed:,} recomputed.")
+        lines.append(f"Nodes: {run.nodes_recomputed:,} recomputed, {run.nodes_changed:,} changed.")
+        lines.append(f"Relationships: {run.relationships_recomputed:,} recomputed, {run.relationships_changed:,} "
+                     "changed.")
         return lines
 
 
@@ -267,8 +267,8 @@ def _recalculate(*, stale_only: bool, batch_size: int, progress: Progress | None
                     run.save()
                 if bar is not None:
                     bar.advance(len(ids))
-    # Nodes changed above with many relationships were noted rather than carried on (a full run has re-scored
-    # those relationships since, so this only reads them).
+    # Batches whose nodes had more than confidence_propagation_limit relationships left them noted rather than
+    # carried on at commit (a full run has re-scored those relationships since, so this mostly reads them).
     nodes, changed = confidence_pending_propagate(batch_size=batch_size)
     report.pending_nodes += nodes
     report.pending_relationships_changed += changed
@@ -287,12 +287,10 @@ class _Nothing:
 
 def _nodes_batch(run: ConfidenceRecalculation, ids: list[int]) -> None:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT nodes_recomputed, nodes_changed, relationships_changed "
-                       "FROM nodes_confidence_refresh(%s::integer[])", [ids])
-        recomputed, changed, relationships_changed = cursor.fetchone()
+        cursor.execute("SELECT nodes_recomputed, nodes_changed FROM nodes_confidence_refresh(%s::integer[])", [ids])
+        recomputed, changed = cursor.fetchone()
     run.nodes_recomputed += recomputed
     run.nodes_changed += changed
-    run.relationships_changed += relationships_changed
 
 
 def _relationships_batch(run: ConfidenceRecalculation, ids: list[int]) -> None:

@@ -24,13 +24,19 @@ LANGUAGE sql STABLE AS $$
                      WHERE parameter_name = 'confidence_propagation_limit'), 5000)
 $$;
 
--- Nodes whose new score has not reached their relationships yet: a statement that changed the scores of nodes
--- with more than confidence_propagation_limit relationships leaves them here, for confidence_pending_propagate()
--- (recalculate_confidence runs it first; so does the worker) instead of rewriting every relationship at once.
+-- Nodes whose new score has not reached their relationships yet. Each transaction that changes node scores notes
+-- the nodes here (carry_at_commit); when it commits, confidence_pending_carry() re-scores their relationships in
+-- one set-based statement, unless they have more than confidence_propagation_limit relationships in all: then they
+-- stay here (carry_at_commit false) for confidence_pending_propagate(), which recalculate_confidence runs first.
+-- So a transaction of many statements (a bulk_create in batches, a loop of saves) carries its nodes over once.
 CREATE TABLE IF NOT EXISTS confidence_pending_nodes (
     node_id integer PRIMARY KEY,
-    queued_at timestamptz NOT NULL DEFAULT now()
+    queued_at timestamptz NOT NULL DEFAULT now(),
+    queued_by xid8 NOT NULL DEFAULT pg_current_xact_id(),
+    carry_at_commit boolean NOT NULL DEFAULT true
 );
+CREATE INDEX IF NOT EXISTS confidence_pending_nodes_to_carry ON confidence_pending_nodes (queued_by)
+    WHERE carry_at_commit;
 
 -- An attribute's effective confidence: what its stated confidence is worth today. NULLs take the columns'
 -- defaults (confidence 0.5, reliability 1.0); a verification in the future counts as today; no date, no decay.
@@ -112,11 +118,11 @@ BEGIN
 END
 $$;
 
--- Recompute the scores of these nodes from their attributes, stamp confidence_last_updated on each, and carry the
--- changed scores on to their relationships. Returns (nodes recomputed, nodes whose score changed, relationships
--- whose score changed).
+-- Recompute the scores of these nodes from their attributes and stamp confidence_last_updated on each; note the
+-- nodes whose score changed in confidence_pending_nodes, whose trigger carries them on to their relationships at
+-- commit. Returns (nodes recomputed, nodes whose score changed).
 CREATE OR REPLACE FUNCTION nodes_confidence_refresh(node_ids integer[], OUT nodes_recomputed integer,
-                                                    OUT nodes_changed integer, OUT relationships_changed integer)
+                                                    OUT nodes_changed integer)
 LANGUAGE plpgsql AS $$
 DECLARE
     previous text := current_setting('kgsite.confidence_writer', true);
@@ -125,7 +131,6 @@ DECLARE
 BEGIN
     nodes_recomputed := 0;
     nodes_changed := 0;
-    relationships_changed := 0;
     IF coalesce(cardinality(node_ids), 0) = 0 THEN
         RETURN;
     END IF;
@@ -157,20 +162,32 @@ BEGIN
     $sql$ INTO nodes_recomputed, changed_ids USING node_ids, parameters.half_life_days, parameters.prior_weight;
     nodes_changed := cardinality(changed_ids);
     IF nodes_changed > 0 THEN
-        relationships_changed := nodes_confidence_carry_over(changed_ids, parameters.propagation_limit);
+        INSERT INTO confidence_pending_nodes AS p (node_id)
+        SELECT node_id FROM unnest(changed_ids) AS c(node_id) ORDER BY node_id
+        ON CONFLICT (node_id) DO UPDATE SET queued_by = excluded.queued_by, queued_at = excluded.queued_at,
+                                            carry_at_commit = true
+            WHERE (p.queued_by, p.carry_at_commit) IS DISTINCT FROM (excluded.queued_by, true);
     END IF;
     PERFORM set_config('kgsite.confidence_writer', coalesce(previous, ''), true);
 END
 $$;
 
--- Carry the new scores of these nodes on to their relationships now, or, when they have more than ``up_to``
--- relationships, note the nodes in confidence_pending_nodes for confidence_pending_propagate(). Returns how many
--- relationships changed score now.
-CREATE OR REPLACE FUNCTION nodes_confidence_carry_over(node_ids integer[], up_to integer) RETURNS integer
+-- At commit (a deferred constraint trigger, so once per transaction in effect: the first call does the work, the
+-- others find nothing left), carry the scores of the nodes this transaction changed on to their relationships, or
+-- leave the nodes for confidence_pending_propagate() when they have more than confidence_propagation_limit.
+CREATE OR REPLACE FUNCTION confidence_pending_carry() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
+    mine integer[];
     relationship_ids integer[];
+    up_to integer;
 BEGIN
+    SELECT array_agg(node_id) INTO mine FROM confidence_pending_nodes
+    WHERE carry_at_commit AND queued_by = pg_current_xact_id();
+    IF mine IS NULL THEN
+        RETURN NULL;
+    END IF;
+    SELECT propagation_limit INTO up_to FROM confidence_parameters();
     EXECUTE $sql$
         SELECT ARRAY(
             SELECT r.relationship_id FROM relationships r JOIN unnest($1::integer[]) AS c(node_id)
@@ -179,14 +196,22 @@ BEGIN
             SELECT r.relationship_id FROM relationships r JOIN unnest($1::integer[]) AS c(node_id)
                 ON r.target_node_id = c.node_id
             LIMIT $2 + 1)
-    $sql$ INTO relationship_ids USING node_ids, up_to;
+    $sql$ INTO relationship_ids USING mine, up_to;
     IF cardinality(relationship_ids) > up_to THEN
-        INSERT INTO confidence_pending_nodes (node_id) SELECT DISTINCT unnest(node_ids) ON CONFLICT DO NOTHING;
-        RETURN 0;
+        UPDATE confidence_pending_nodes SET carry_at_commit = false
+        WHERE node_id = ANY(mine) AND queued_by = pg_current_xact_id();
+    ELSE
+        PERFORM relationships_confidence_refresh(relationship_ids);
+        DELETE FROM confidence_pending_nodes WHERE node_id = ANY(mine) AND queued_by = pg_current_xact_id();
     END IF;
-    RETURN relationships_confidence_refresh(relationship_ids);
+    RETURN NULL;
 END
 $$;
+
+DROP TRIGGER IF EXISTS confidence_pending_carry ON confidence_pending_nodes;
+CREATE CONSTRAINT TRIGGER confidence_pending_carry AFTER INSERT OR UPDATE ON confidence_pending_nodes
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW WHEN (NEW.carry_at_commit) EXECUTE FUNCTION confidence_pending_carry();
 
 -- Take up to ``max_nodes`` noted nodes (SKIP LOCKED: workers never take the same ones) and re-score their
 -- relationships. Returns (nodes taken, relationships whose score changed).
@@ -197,7 +222,8 @@ DECLARE
     taken integer[];
 BEGIN
     WITH picked AS (
-        SELECT node_id FROM confidence_pending_nodes ORDER BY node_id LIMIT max_nodes FOR UPDATE SKIP LOCKED
+        SELECT node_id FROM confidence_pending_nodes WHERE NOT carry_at_commit
+        ORDER BY node_id LIMIT max_nodes FOR UPDATE SKIP LOCKED
     ), deleted AS (
         DELETE FROM confidence_pending_nodes p USING picked WHERE p.node_id = picked.node_id RETURNING p.node_id
     )
