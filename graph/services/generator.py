@@ -754,6 +754,9 @@ def graph_generate(*, nodes: int, seed: int = 0, append: bool = False, using: st
                 say(f"{table}: writing {counts[table]:,} rows")
                 copy_rows(cursor, table, COLUMNS[table], table_rows(plan, ids, table))
                 mark = lap(table, mark)
+            # The attributes went in before the relationships, so each relationship was scored from its nodes' final
+            # scores: the nodes the attribute COPY noted for carrying over (docs/confidence.md) need nothing more.
+            cursor.execute("DELETE FROM confidence_pending_nodes WHERE queued_by = pg_current_xact_id()")
             if rebuild:
                 say(f"recreating {len(deferred.indexes)} indexes and {len(deferred.foreign_keys)} foreign keys")
                 indexes_and_foreign_keys_recreate(cursor, deferred)

@@ -437,3 +437,17 @@ def test_relationship_page_edits_the_stated_confidence(admin_client_for):
     assert admin_client_for.post(url, data).status_code == 302
     relationship.refresh_from_db()
     assert relationship.confidence_score == Decimal("0.3000")  # 0.4 × 1 × 0.75
+
+
+def test_a_generated_graph_is_scored_consistently_by_its_copies():
+    """The generator writes with binary COPY (nodes, then attributes, then relationships): the triggers leave every
+    score as a recalculation at the same moment would make it, and nothing pending."""
+    from graph.services.generator import graph_generate
+
+    graph_generate(nodes=300, seed=3)
+    assert not sql_value("SELECT count(*) FROM confidence_pending_nodes")
+    assert sql_value("SELECT count(DISTINCT confidence_score) FROM nodes") > 10
+    report = confidence_recalculate()
+    assert report.run.nodes_recomputed == Node.objects.count() and report.run.nodes_changed == 0
+    assert report.run.relationships_recomputed == Relationship.objects.count() > 0
+    assert report.run.relationships_changed == 0
