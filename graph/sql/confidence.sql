@@ -25,18 +25,17 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- Nodes whose new score has not reached their relationships yet. Each transaction that changes node scores notes
--- the nodes here (carry_at_commit); when it commits, confidence_pending_carry() re-scores their relationships in
--- one set-based statement, unless they have more than confidence_propagation_limit relationships in all: then they
--- stay here (carry_at_commit false) for confidence_pending_propagate(), which recalculate_confidence runs first.
--- So a transaction of many statements (a bulk_create in batches, a loop of saves) carries its nodes over once.
+-- the nodes here (queued_by: the transaction); when it commits, confidence_pending_carry() re-scores their
+-- relationships in one set-based statement and removes the notes, unless the nodes have more than
+-- confidence_propagation_limit relationships in all: then the notes stay, for confidence_pending_propagate()
+-- (recalculate_confidence runs it first). A note whose transaction has committed is such a deferred one. So a
+-- transaction of many statements (a bulk_create in batches, a loop of saves) carries its nodes over once.
 CREATE TABLE IF NOT EXISTS confidence_pending_nodes (
     node_id integer PRIMARY KEY,
     queued_at timestamptz NOT NULL DEFAULT now(),
-    queued_by xid8 NOT NULL DEFAULT pg_current_xact_id(),
-    carry_at_commit boolean NOT NULL DEFAULT true
+    queued_by xid8 NOT NULL DEFAULT pg_current_xact_id()
 );
-CREATE INDEX IF NOT EXISTS confidence_pending_nodes_to_carry ON confidence_pending_nodes (queued_by)
-    WHERE carry_at_commit;
+CREATE INDEX IF NOT EXISTS confidence_pending_nodes_queued_by ON confidence_pending_nodes (queued_by);
 
 -- An attribute's effective confidence: what its stated confidence is worth today. NULLs take the columns'
 -- defaults (confidence 0.5, reliability 1.0); a verification in the future counts as today; no date, no decay.
@@ -164,17 +163,18 @@ BEGIN
     IF nodes_changed > 0 THEN
         INSERT INTO confidence_pending_nodes AS p (node_id)
         SELECT node_id FROM unnest(changed_ids) AS c(node_id) ORDER BY node_id
-        ON CONFLICT (node_id) DO UPDATE SET queued_by = excluded.queued_by, queued_at = excluded.queued_at,
-                                            carry_at_commit = true
-            WHERE (p.queued_by, p.carry_at_commit) IS DISTINCT FROM (excluded.queued_by, true);
+        ON CONFLICT (node_id) DO UPDATE SET queued_by = excluded.queued_by, queued_at = excluded.queued_at
+            WHERE p.queued_by <> excluded.queued_by;
+        PERFORM set_config('kgsite.confidence_carried', '', true);  -- new notes: the next carry call has work
     END IF;
     PERFORM set_config('kgsite.confidence_writer', coalesce(previous, ''), true);
 END
 $$;
 
--- At commit (a deferred constraint trigger, so once per transaction in effect: the first call does the work, the
--- others find nothing left), carry the scores of the nodes this transaction changed on to their relationships, or
--- leave the nodes for confidence_pending_propagate() when they have more than confidence_propagation_limit.
+-- At commit (a deferred constraint trigger, called once per noted row: the first call does the work and says so
+-- in a transaction-local setting, the others return at once), carry the scores of the nodes this transaction
+-- changed on to their relationships, or leave the notes for confidence_pending_propagate() when those nodes have
+-- more than confidence_propagation_limit relationships.
 CREATE OR REPLACE FUNCTION confidence_pending_carry() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -182,8 +182,11 @@ DECLARE
     relationship_ids integer[];
     up_to integer;
 BEGIN
-    SELECT array_agg(node_id) INTO mine FROM confidence_pending_nodes
-    WHERE carry_at_commit AND queued_by = pg_current_xact_id();
+    IF current_setting('kgsite.confidence_carried', true) = 'done' THEN
+        RETURN NULL;
+    END IF;
+    PERFORM set_config('kgsite.confidence_carried', 'done', true);
+    SELECT array_agg(node_id) INTO mine FROM confidence_pending_nodes WHERE queued_by = pg_current_xact_id();
     IF mine IS NULL THEN
         RETURN NULL;
     END IF;
@@ -197,12 +200,9 @@ BEGIN
                 ON r.target_node_id = c.node_id
             LIMIT $2 + 1)
     $sql$ INTO relationship_ids USING mine, up_to;
-    IF cardinality(relationship_ids) > up_to THEN
-        UPDATE confidence_pending_nodes SET carry_at_commit = false
-        WHERE node_id = ANY(mine) AND queued_by = pg_current_xact_id();
-    ELSE
+    IF cardinality(relationship_ids) <= up_to THEN
         PERFORM relationships_confidence_refresh(relationship_ids);
-        DELETE FROM confidence_pending_nodes WHERE node_id = ANY(mine) AND queued_by = pg_current_xact_id();
+        DELETE FROM confidence_pending_nodes WHERE queued_by = pg_current_xact_id();
     END IF;
     RETURN NULL;
 END
@@ -211,7 +211,7 @@ $$;
 DROP TRIGGER IF EXISTS confidence_pending_carry ON confidence_pending_nodes;
 CREATE CONSTRAINT TRIGGER confidence_pending_carry AFTER INSERT OR UPDATE ON confidence_pending_nodes
     DEFERRABLE INITIALLY DEFERRED
-    FOR EACH ROW WHEN (NEW.carry_at_commit) EXECUTE FUNCTION confidence_pending_carry();
+    FOR EACH ROW EXECUTE FUNCTION confidence_pending_carry();
 
 -- Take up to ``max_nodes`` noted nodes (SKIP LOCKED: workers never take the same ones) and re-score their
 -- relationships. Returns (nodes taken, relationships whose score changed).
@@ -222,8 +222,10 @@ DECLARE
     taken integer[];
 BEGIN
     WITH picked AS (
-        SELECT node_id FROM confidence_pending_nodes WHERE NOT carry_at_commit
-        ORDER BY node_id LIMIT max_nodes FOR UPDATE SKIP LOCKED
+        -- Not the notes this transaction has yet to carry at its commit (those it already left behind are fair game).
+    SELECT node_id FROM confidence_pending_nodes
+    WHERE queued_by <> pg_current_xact_id() OR current_setting('kgsite.confidence_carried', true) = 'done'
+    ORDER BY node_id LIMIT max_nodes FOR UPDATE SKIP LOCKED
     ), deleted AS (
         DELETE FROM confidence_pending_nodes p USING picked WHERE p.node_id = picked.node_id RETURNING p.node_id
     )

@@ -272,7 +272,7 @@ def test_node_changes_reach_their_relationships():
     relationships = [RelationshipFactory(source_node=hub, stated_confidence=Decimal("1")) for _ in range(3)]
     relationships.append(RelationshipFactory(target_node=hub, stated_confidence=Decimal("1")))
     NodeAttributeFactory(node=hub, confidence=Decimal("1"), source_reliability=Decimal("1"))  # hub: 0.75
-    assert sql_value("SELECT array_agg(node_id) FROM confidence_pending_nodes WHERE carry_at_commit") == [hub.pk]
+    assert sql_value("SELECT array_agg(node_id) FROM confidence_pending_nodes") == [hub.pk]
     at_commit()
     assert not sql_value("SELECT count(*) FROM confidence_pending_nodes")
     expected = relationship_confidence(evidence=1, source_reliability=1, source_node_confidence=Decimal("0.75"),
@@ -318,7 +318,7 @@ def test_past_the_propagation_limit_relationships_are_rescored_later():
     relationships = [RelationshipFactory(source_node=hub, stated_confidence=Decimal("1")) for _ in range(3)]
     NodeAttributeFactory(node=hub, confidence=Decimal("1"), source_reliability=Decimal("1"))
     at_commit()
-    assert sql_value("SELECT array_agg(node_id) FROM confidence_pending_nodes WHERE NOT carry_at_commit") == [hub.pk]
+    assert sql_value("SELECT array_agg(node_id) FROM confidence_pending_nodes") == [hub.pk]  # left for later
     assert {r.confidence_score for r in Relationship.objects.filter(source_node=hub)} == {Decimal("0.7500")}
     report = confidence_recalculate(stale_only=True)
     assert report.pending_nodes == 1 and report.pending_relationships_changed == 3
