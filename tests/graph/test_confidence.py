@@ -387,9 +387,7 @@ def test_an_interrupted_run_is_resumed_from_its_checkpoint():
 
 @pytest.mark.django_db(transaction=True)
 def test_one_recalculation_at_a_time():
-    settings = connection.settings_dict
-    with psycopg.connect(dbname=settings["NAME"], user=settings["USER"], host=settings["HOST"],
-                         port=settings["PORT"] or None, password=settings["PASSWORD"] or None) as other:
+    with _connect() as other:
         other.execute("SELECT pg_advisory_lock(%s)", [RECALCULATION_LOCK])
         with pytest.raises(GraphError) as excinfo:
             confidence_recalculate()
@@ -451,3 +449,27 @@ def test_a_generated_graph_is_scored_consistently_by_its_copies():
     assert report.run.nodes_recomputed == Node.objects.count() and report.run.nodes_changed == 0
     assert report.run.relationships_recomputed == Relationship.objects.count() > 0
     assert report.run.relationships_changed == 0
+
+
+def _connect():
+    settings = connection.settings_dict
+    return psycopg.connect(dbname=settings["NAME"], user=settings["USER"], host=settings["HOST"],
+                           port=settings["PORT"] or None, password=settings["PASSWORD"] or None)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_workers_never_take_the_same_pending_node():
+    config_set(name="confidence_propagation_limit", value="0")  # always leave the carrying to the workers
+    hubs = NodeFactory.create_batch(2)
+    for hub in hubs:
+        RelationshipFactory(source_node=hub, stated_confidence=Decimal("1"))
+        NodeAttributeFactory(node=hub, confidence=Decimal("1"), source_reliability=Decimal("1"))
+    assert sorted(sql_value("SELECT array_agg(node_id) FROM confidence_pending_nodes")) == sorted(h.pk for h in hubs)
+    with _connect() as first, _connect() as second:
+        taken_first = first.execute("SELECT nodes_taken FROM confidence_pending_propagate(1)").fetchone()[0]
+        taken_second = second.execute("SELECT nodes_taken FROM confidence_pending_propagate(2)").fetchone()[0]
+        assert (taken_first, taken_second) == (1, 1)  # the second skipped the node the first holds
+        first.commit()
+        second.commit()
+    assert not sql_value("SELECT count(*) FROM confidence_pending_nodes")
+    assert set(Relationship.objects.values_list("confidence_score", flat=True)) == {Decimal("0.8062")}
