@@ -127,3 +127,24 @@ def bench_graph_ensure(*, scale: str, seed: int = SEED, regenerate: bool = False
             return fingerprint
         finally:
             cursor.execute("SELECT pg_advisory_unlock(hashtext('kgsite.bench.generate'))")
+
+
+def scratch_database_attach(server: str, dbname: str, alias: str) -> None:
+    """A fresh database ``dbname`` (dropped first if left over), migrated, reachable as Django's ``alias``."""
+    from django.db import connections
+
+    database_drop(server, dbname)
+    database_create_if_missing(server, dbname)
+    database_migrate(database_url(server, dbname))
+    connections.settings[alias] = {**connections.settings["default"], "NAME": dbname}
+
+
+def scratch_database_detach(server: str, dbname: str, alias: str) -> None:
+    """Close ``alias``, forget it and drop its database."""
+    from django.db import connections
+
+    if alias in connections.settings:
+        connections[alias].close()
+        del connections[alias]
+        del connections.settings[alias]
+    database_drop(server, dbname)

@@ -69,21 +69,14 @@ class BulkLoad(Benchmark):
     def setup(self, context: Context) -> None:
         self.server = context.extra["server_url"]
         self.dbname = f"{context.database}_scratch"
-        database.database_drop(self.server, self.dbname)
-        database.database_create_if_missing(self.server, self.dbname)
-        database.database_migrate(database.database_url(self.server, self.dbname))
-        connections.settings[ALIAS] = {**connections.settings["default"], "NAME": self.dbname}
+        database.scratch_database_attach(self.server, self.dbname, ALIAS)
         plan = graph_plan_build(nodes=NODES, seed=1)
         self.batches = {table: [list(batch) for batch in table_rows(plan, IdBase(), table)] for table in _MODELS}
         self.rows = sum(len(batch) for batch in self.batches[self.table])
         self.checksums: dict[str, tuple] = {}
 
     def teardown(self) -> None:
-        if ALIAS in connections.settings:
-            connections[ALIAS].close()
-            del connections[ALIAS]
-            del connections.settings[ALIAS]
-        database.database_drop(self.server, self.dbname)
+        database.scratch_database_detach(self.server, self.dbname, ALIAS)
 
     def before_each(self, side: str) -> None:
         with transaction.atomic(using=ALIAS), connections[ALIAS].connection.cursor() as cursor:

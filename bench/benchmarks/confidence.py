@@ -46,10 +46,7 @@ class AttributeWrites(Benchmark):
     def setup(self, context: Context) -> None:
         self.server = context.extra["server_url"]
         self.dbname = f"{context.database}_confidence"
-        database.database_drop(self.server, self.dbname)
-        database.database_create_if_missing(self.server, self.dbname)
-        database.database_migrate(database.database_url(self.server, self.dbname))
-        connections.settings[ALIAS] = {**connections.settings["default"], "NAME": self.dbname}
+        database.scratch_database_attach(self.server, self.dbname, ALIAS)
         plan = graph_plan_build(nodes=NODES, seed=1)
         ids = IdBase()
         self.attributes = [list(batch) for batch in table_rows(plan, ids, "node_attributes")]
@@ -61,11 +58,7 @@ class AttributeWrites(Benchmark):
         self.checks: dict[str, tuple] = {}
 
     def teardown(self) -> None:
-        if ALIAS in connections.settings:
-            connections[ALIAS].close()
-            del connections[ALIAS]
-            del connections.settings[ALIAS]
-        database.database_drop(self.server, self.dbname)
+        database.scratch_database_detach(self.server, self.dbname, ALIAS)
 
     def before_each(self, side: str) -> None:
         switch = "ENABLE" if side == "ours" else "DISABLE"

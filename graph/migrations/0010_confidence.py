@@ -55,7 +55,7 @@ DROP TRIGGER IF EXISTS node_attributes_confidence_insert ON node_attributes;
 DROP TRIGGER IF EXISTS node_attributes_confidence_update ON node_attributes;
 DROP TRIGGER IF EXISTS node_attributes_confidence_delete ON node_attributes;
 DROP FUNCTION IF EXISTS relationships_confidence_guard(), nodes_confidence_carry(), nodes_confidence_guard(),
-    node_attributes_confidence_inserted(), node_attributes_confidence_updated(), node_attributes_confidence_deleted(),
+    node_attributes_confidence_changed(), node_attributes_confidence_updated(), relationships_of_nodes(integer[], integer),
     nodes_confidence_refresh(integer[]), relationships_confidence_refresh(integer[], boolean),
     confidence_pending_carry(), confidence_pending_propagate(integer),
     relationship_evidence(boolean, numeric, numeric), relationship_confidence(numeric, numeric, numeric, numeric),

@@ -78,6 +78,26 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
                 ELSE stated_confidence END
 $$;
 
+-- The relationships of these nodes, either end (at most ``up_to`` + 1 of them when ``up_to`` is given). EXECUTE
+-- plans with the array's actual size, so a large set gets a hash join and a small one index lookups.
+CREATE OR REPLACE FUNCTION relationships_of_nodes(node_ids integer[], up_to integer DEFAULT NULL) RETURNS integer[]
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    found integer[];
+BEGIN
+    EXECUTE $sql$
+        SELECT ARRAY(
+            SELECT r.relationship_id FROM relationships r JOIN unnest($1::integer[]) AS c(node_id)
+                ON r.source_node_id = c.node_id
+            UNION
+            SELECT r.relationship_id FROM relationships r JOIN unnest($1::integer[]) AS c(node_id)
+                ON r.target_node_id = c.node_id
+            LIMIT $2 + 1)
+    $sql$ INTO found USING node_ids, up_to;
+    RETURN found;
+END
+$$;
+
 -- Recompute the scores of the relationships with these ids (all of them with every_row, else only those whose
 -- score changes), stamping confidence_last_updated. Returns how many rows changed score.
 CREATE OR REPLACE FUNCTION relationships_confidence_refresh(relationship_ids integer[], every_row boolean DEFAULT false)
@@ -191,15 +211,7 @@ BEGIN
         RETURN NULL;
     END IF;
     SELECT propagation_limit INTO up_to FROM confidence_parameters();
-    EXECUTE $sql$
-        SELECT ARRAY(
-            SELECT r.relationship_id FROM relationships r JOIN unnest($1::integer[]) AS c(node_id)
-                ON r.source_node_id = c.node_id
-            UNION
-            SELECT r.relationship_id FROM relationships r JOIN unnest($1::integer[]) AS c(node_id)
-                ON r.target_node_id = c.node_id
-            LIMIT $2 + 1)
-    $sql$ INTO relationship_ids USING mine, up_to;
+    relationship_ids := relationships_of_nodes(mine, up_to);
     IF cardinality(relationship_ids) <= up_to THEN
         PERFORM relationships_confidence_refresh(relationship_ids);
         DELETE FROM confidence_pending_nodes WHERE queued_by = pg_current_xact_id();
@@ -233,30 +245,18 @@ BEGIN
     nodes_taken := cardinality(taken);
     relationships_changed := 0;
     IF nodes_taken > 0 THEN
-        relationships_changed := relationships_confidence_refresh(ARRAY(
-            SELECT r.relationship_id FROM relationships r JOIN unnest(taken) AS c(node_id)
-                ON r.source_node_id = c.node_id
-            UNION
-            SELECT r.relationship_id FROM relationships r JOIN unnest(taken) AS c(node_id)
-                ON r.target_node_id = c.node_id));
+        relationships_changed := relationships_confidence_refresh(relationships_of_nodes(taken));
     END IF;
 END
 $$;
 
 -- --- Attribute writes: one recomputation per statement ---------------------------------------------------------
 
-CREATE OR REPLACE FUNCTION node_attributes_confidence_inserted() RETURNS trigger
+-- Inserts and deletes: the nodes of the rows in the statement's transition table (both triggers name it alike).
+CREATE OR REPLACE FUNCTION node_attributes_confidence_changed() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM nodes_confidence_refresh(ARRAY(SELECT DISTINCT node_id FROM inserted_attributes));
-    RETURN NULL;
-END
-$$;
-
-CREATE OR REPLACE FUNCTION node_attributes_confidence_deleted() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM nodes_confidence_refresh(ARRAY(SELECT DISTINCT node_id FROM deleted_attributes));
+    PERFORM nodes_confidence_refresh(ARRAY(SELECT DISTINCT node_id FROM changed_attributes));
     RETURN NULL;
 END
 $$;
@@ -277,16 +277,16 @@ $$;
 
 DROP TRIGGER IF EXISTS node_attributes_confidence_insert ON node_attributes;
 CREATE TRIGGER node_attributes_confidence_insert AFTER INSERT ON node_attributes
-    REFERENCING NEW TABLE AS inserted_attributes
-    FOR EACH STATEMENT EXECUTE FUNCTION node_attributes_confidence_inserted();
+    REFERENCING NEW TABLE AS changed_attributes
+    FOR EACH STATEMENT EXECUTE FUNCTION node_attributes_confidence_changed();
 DROP TRIGGER IF EXISTS node_attributes_confidence_update ON node_attributes;
 CREATE TRIGGER node_attributes_confidence_update AFTER UPDATE ON node_attributes
     REFERENCING OLD TABLE AS old_attributes NEW TABLE AS new_attributes
     FOR EACH STATEMENT EXECUTE FUNCTION node_attributes_confidence_updated();
 DROP TRIGGER IF EXISTS node_attributes_confidence_delete ON node_attributes;
 CREATE TRIGGER node_attributes_confidence_delete AFTER DELETE ON node_attributes
-    REFERENCING OLD TABLE AS deleted_attributes
-    FOR EACH STATEMENT EXECUTE FUNCTION node_attributes_confidence_deleted();
+    REFERENCING OLD TABLE AS changed_attributes
+    FOR EACH STATEMENT EXECUTE FUNCTION node_attributes_confidence_changed();
 
 -- --- Guards: the derived columns hold the formula's value whoever writes them -----------------------------------
 
@@ -328,9 +328,7 @@ CREATE TRIGGER nodes_confidence_guard BEFORE INSERT OR UPDATE OF confidence_scor
 CREATE OR REPLACE FUNCTION nodes_confidence_carry() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM relationships_confidence_refresh(ARRAY(
-        SELECT relationship_id FROM relationships WHERE source_node_id = NEW.node_id
-        UNION SELECT relationship_id FROM relationships WHERE target_node_id = NEW.node_id));
+    PERFORM relationships_confidence_refresh(relationships_of_nodes(ARRAY[NEW.node_id]));
     RETURN NULL;
 END
 $$;
