@@ -117,12 +117,18 @@ class EmbeddingSimilarityCache(MaterializedView):
 
 
 class MaterializedViewRefresh(models.Model):
-    """When each materialized view was last refreshed, by whom and how long it took (not in the spec: the admin
-    and the home page say how old the figures they show are)."""
+    """When each materialized view was last refreshed, by whom, how long it took and how many rows it got (not in
+    the spec: the admin and the home page say how old the figures they show are). Written by the SQL function
+    ``refresh_materialized_views()`` (graph/sql/materialized_views.sql)."""
 
     view_name = models.CharField(max_length=63, primary_key=True)
     refreshed_at = UTCDateTimeField()
     duration_ms = models.IntegerField()
+    row_count = models.BigIntegerField(null=True, blank=True)
+    base_changes = models.BigIntegerField(
+        null=True, blank=True,
+        help_text="Rows written to the view's base tables by then (statistics): the due logic counts from it.")
+    refreshed_concurrently = models.BooleanField(default=False)
     refreshed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
     )
