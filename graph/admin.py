@@ -47,7 +47,12 @@ from graph.models import (
 from graph.selectors import search
 from graph.services.confidence import node_confidence_explained, relationship_confidence, relationship_evidence
 from graph.services.hierarchy import HierarchyError, node_placement_resolve
-from graph.services.matviews import REFRESH_PERMISSION, materialized_view_refreshes, materialized_views_refresh
+from graph.services.matviews import (
+    REFRESH_PERMISSION,
+    materialized_view_refreshes,
+    materialized_views_due,
+    materialized_views_refresh,
+)
 from kgsite.admin import (
     CHECKBOX_BOOLEANS,
     BigTableAdmin,
@@ -575,6 +580,7 @@ class MaterializedViewAdmin(ReadOnlyAdmin):
         extra_context = {
             **(extra_context or {}),
             "view_refresh": materialized_view_refreshes().get(opts.db_table),
+            "view_due": materialized_views_due()[opts.db_table],
             "view_name": opts.db_table,
             "can_refresh": self.has_refresh_permission(request),
             "refresh_url": reverse(f"admin:{opts.app_label}_{opts.model_name}_refresh"),
@@ -592,8 +598,8 @@ class MaterializedViewAdmin(ReadOnlyAdmin):
             raise PermissionDenied(str(exc)) from exc
         refresh = materialized_view_refreshes()[self.model._meta.db_table]
         self.message_user(
-            request, f"Refreshed {self.model._meta.verbose_name_plural} in {refresh.duration_ms:,} ms.",
-            messages.SUCCESS,
+            request, f"Refreshed {self.model._meta.verbose_name_plural} in {refresh.duration_ms:,} ms: "
+                     f"{refresh.row_count:,} rows.", messages.SUCCESS,
         )
         opts = self.model._meta
         return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"))

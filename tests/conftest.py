@@ -9,7 +9,8 @@ from tests.factories import UserFactory
 
 CONFIG_DEFAULTS = importlib.import_module("config_admin.migrations.0002_default_parameters")
 # Migrations that add parameters of their own (their PARAMETERS_SQL inserts them).
-ADDED_PARAMETERS = [importlib.import_module("graph.migrations.0010_confidence")]
+ADDED_PARAMETERS = [importlib.import_module(name) for name in (
+    "graph.migrations.0010_confidence", "graph.migrations.0011_scalable_views")]
 
 # Fixtures of pytest-django that give a test the database (any of them in a test's closure means it has one).
 DATABASE_FIXTURES = {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback",

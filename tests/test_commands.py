@@ -143,6 +143,14 @@ CASES: dict[str, list[Case]] = {
         case("999999", "--root", code="RG-NODE-008"),
         case("999999", "--parent", "abc", code=BAD_VALUE),
     ],
+    "refresh_views": [
+        case("--only", code=ARGPARSE),
+        case("--only", "mv_nope", code="RG-VIEW-001"),
+        case("--only", "mv_node_confidence_cache", "mv_nope", code="RG-VIEW-001"),
+        case("--only", f"mv{NUL}", code="RG-VIEW-001"),
+        case("--due", "extra", code=ARGPARSE),
+        case("--bogus", code=ARGPARSE),
+    ],
     "recalculate_confidence": [
         case("--batch-size", "0", code=ARGPARSE),
         case("--batch-size", "99", code=ARGPARSE),  # below the smallest batch
@@ -228,13 +236,13 @@ def test_bad_input_exits_non_zero_with_a_code_and_no_traceback(name, bad, capsys
 
 
 def test_a_command_on_an_unmigrated_database_says_so(capsys):
-    """config, generate_graph, move_node and recalculate_confidence refuse with RG-DB-001 instead of a
-    missing-table traceback."""
+    """config, generate_graph, move_node, recalculate_confidence and refresh_views refuse with RG-DB-001 instead
+    of a missing-table traceback."""
     from tests.scratch import manage, scratch_database
 
     with scratch_database() as db:
         for args in (["config", "list"], ["generate_graph", "--nodes", "10"], ["move_node", "1", "--root"],
-                     ["recalculate_confidence"]):
+                     ["recalculate_confidence"], ["refresh_views"]):
             result = manage(db, *args, check=False)
             assert result.returncode == 1, (args, result.stdout, result.stderr)
             assert result.stderr.startswith("RG-DB-001: the database is not ready"), result.stderr

@@ -1,17 +1,19 @@
-"""Refreshing the spec's five materialized views, and recording when each was refreshed.
+"""Refreshing the spec's five materialized views, recording each refresh, and saying which are due.
 
-A plain ``REFRESH MATERIALIZED VIEW`` of each asked-for view, in one transaction, with the time it was refreshed,
-how long it took and who asked, kept in ``materialized_view_refreshes`` (shown by the admin and the home page).
-Scheduled, concurrent and faster refreshes are the materialized-views issue's work.
+The work is the SQL function ``refresh_materialized_views(views, concurrent, due_only, refreshed_by)``
+(graph/sql/materialized_views.sql, the name the spec's own SQL calls): it refreshes in dependency order, one
+refresh of a view at a time (advisory lock), concurrently when asked and the view is populated, and records when,
+how long, how many rows and the write count of the view's base tables in ``materialized_view_refreshes``. A view is
+due when never refreshed, when ``mv_refresh_interval_hours`` have passed, or when ``mv_incremental_threshold`` rows
+of its base tables were written since (docs/schema.md, "Materialized views that scale").
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.db import connection, transaction
-from django.utils import timezone
 
 from graph.errors import UNKNOWN_VIEW, GraphError
 from graph.models import MaterializedViewRefresh
@@ -27,13 +29,19 @@ MATERIALIZED_VIEWS = (
 REFRESH_PERMISSION = "graph.refresh_materialized_views"
 
 
-def materialized_views_refresh(views: Iterable[str] | None = None, *, user=None) -> list[str]:
-    """Refresh ``views`` (default: all five) in one transaction and record each refresh; returns their names.
+@dataclass(frozen=True)
+class ViewRefresh:
+    view_name: str
+    refreshed: bool
+    reason: str  # why it was refreshed (due reason, "asked for") or why not ("not due")
+    duration_ms: int | None
+    row_count: int | None
 
-    ``user`` None is a trusted caller (commands, quickstart); a user needs ``graph.refresh_materialized_views``.
-    """
-    require_permission(user, REFRESH_PERMISSION, "refresh the materialized views")
-    names = list(MATERIALIZED_VIEWS if views is None else views)
+
+def _check_names(views: Iterable[str] | None) -> list[str] | None:
+    if views is None:
+        return None
+    names = list(views)
     unknown = [name for name in names if name not in MATERIALIZED_VIEWS]
     if unknown:
         raise GraphError(
@@ -41,19 +49,34 @@ def materialized_views_refresh(views: Iterable[str] | None = None, *, user=None)
             f"the views are {', '.join(MATERIALIZED_VIEWS)}",
             code=UNKNOWN_VIEW, views=unknown,
         )
-    refreshed_by = user if user is not None and user.pk else None
-    with transaction.atomic(), connection.cursor() as cursor:
-        for name in names:
-            started = time.perf_counter()
-            cursor.execute(f"REFRESH MATERIALIZED VIEW {connection.ops.quote_name(name)}")
-            MaterializedViewRefresh.objects.update_or_create(
-                view_name=name,
-                defaults={"refreshed_at": timezone.now(), "refreshed_by": refreshed_by,
-                          "duration_ms": round((time.perf_counter() - started) * 1000)},
-            )
     return names
+
+
+def materialized_views_refresh(views: Iterable[str] | None = None, *, user=None, concurrently: bool = False,
+                               due_only: bool = False) -> list[ViewRefresh]:
+    """Refresh ``views`` (default: all five) in one transaction and record each refresh.
+
+    ``user`` None is a trusted caller (commands, quickstart); a user needs ``graph.refresh_materialized_views``.
+    ``due_only`` skips the views that are not due (reported with ``refreshed`` False).
+    """
+    require_permission(user, REFRESH_PERMISSION, "refresh the materialized views")
+    names = _check_names(views)
+    refreshed_by = user.pk if user is not None and user.pk else None
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT view_name, refreshed, reason, duration_ms, row_count FROM refresh_materialized_views("
+            "%s::text[], %s, %s, %s)", [names, concurrently, due_only, refreshed_by])
+        return [ViewRefresh(*row) for row in cursor.fetchall()]
 
 
 def materialized_view_refreshes() -> dict[str, MaterializedViewRefresh]:
     """The last refresh of each view that has been refreshed since kgsite started recording, by view name."""
     return {row.view_name: row for row in MaterializedViewRefresh.objects.select_related("refreshed_by")}
+
+
+def materialized_views_due() -> dict[str, str | None]:
+    """Each view's reason to be refreshed now, or None when it is not due."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name, materialized_view_due(name) FROM unnest(%s::text[]) AS name",
+                       [list(MATERIALIZED_VIEWS)])
+        return dict(cursor.fetchall())
