@@ -68,7 +68,7 @@ def result_row(result: Result) -> list[str]:
     ratio = f"{result.ratio:.2f}x" if result.ratio is not None else "-"
     queries = "-"
     if result.ours and result.ours.queries is not None:
-        queries = f"{result.ours.queries} / {result.baseline.queries}"
+        queries = f"{result.ours.queries} / {result.baseline.queries if result.baseline else '-'}"
     return [result.name, result.unit, _number(result.figure("ours"), result.unit),
             _number(result.figure("baseline"), result.unit), ratio, result.quality or "-", queries]
 

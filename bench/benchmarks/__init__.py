@@ -10,6 +10,7 @@ MODULES = (
     "bench.benchmarks.admin_delete",
     "bench.benchmarks.admin_search",
     "bench.benchmarks.confidence",
+    "bench.benchmarks.views",
 )
 
 
