@@ -125,6 +125,10 @@ class Migration(migrations.Migration):
             constraint=models.CheckConstraint(condition=models.Q(('stated_confidence__gte', Decimal('0.0')), ('stated_confidence__lte', Decimal('1.0'))), name='valid_stated_confidence', violation_error_message='Stated confidence must be between 0 and 1.'),
         ),
         migrations.RunSQL(PARAMETERS_SQL, REMOVE_PARAMETERS_SQL),
+        # Score rewrites must be HOT updates (docs/schema.md): no index on the derived columns, room in each page.
+        migrations.RemoveIndex(model_name='node', name='idx_nodes_confidence'),
+        migrations.RemoveIndex(model_name='node', name='idx_nodes_confidence_updated'),
+        migrations.RunSQL("ALTER TABLE nodes SET (fillfactor = 90);", "ALTER TABLE nodes RESET (fillfactor);"),
         migrations.RunSQL(CONFIDENCE_SQL, DROP_SQL),
         migrations.RunSQL(RECOMPUTE_SQL, migrations.RunSQL.noop),
     ]

@@ -56,8 +56,9 @@ class Node(models.Model):
             models.Index(fields=["node_type"], name="idx_nodes_type"),
             GistIndex(fields=["path"], name="idx_nodes_path"),
             models.Index(fields=["parent_node"], name="idx_nodes_parent"),
-            models.Index(fields=["-confidence_score"], name="idx_nodes_confidence"),
-            models.Index(fields=["confidence_last_updated"], name="idx_nodes_confidence_updated"),
+            # Not the spec's idx_nodes_confidence and idx_nodes_confidence_updated (graph.0010, docs/schema.md):
+            # the database rewrites confidence_score on every attribute change, and an index on it makes each
+            # rewrite a non-HOT update that copies the 768-d vector into the IVFFlat index again.
             models.Index(fields=["-created_at"], name="idx_nodes_created"),
             models.Index(fields=["source"], name="idx_nodes_source"),
             # lists = 100 as in the spec; vector-index optimisation rebuilds it with lists from the row count.
