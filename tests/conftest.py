@@ -1,16 +1,11 @@
 """Shared fixtures. Tests run against real PostgreSQL: the embedded server, or DATABASE_URL when set."""
 
-import importlib
 
 import pytest
 from django.db import connection
 
 from tests.factories import UserFactory
-
-CONFIG_DEFAULTS = importlib.import_module("config_admin.migrations.0002_default_parameters")
-# Migrations that add parameters of their own (their PARAMETERS_SQL inserts them).
-ADDED_PARAMETERS = [importlib.import_module(name) for name in (
-    "graph.migrations.0010_confidence", "graph.migrations.0011_scalable_views")]
+from tests.migrated_rows import migrated_rows_restore
 
 # Fixtures of pytest-django that give a test the database (any of them in a test's closure means it has one).
 DATABASE_FIXTURES = {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback",
@@ -30,13 +25,7 @@ def migrated_data(request, settings):
         # transaction, or (``django_db(transaction=True)``, ``transactional_db``) with real commits and a flush.
         request.getfixturevalue("db")
         with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM system_config")
-            if cursor.fetchone()[0] == 0:
-                cursor.execute(CONFIG_DEFAULTS.DEFAULT_PARAMETERS_SQL)
-                for migration in ADDED_PARAMETERS:
-                    cursor.execute(migration.PARAMETERS_SQL)
-                cursor.execute("DELETE FROM config_audit_log")
-            cursor.execute("INSERT INTO config_version (id, version) VALUES (1, 1) ON CONFLICT (id) DO NOTHING")
+            migrated_rows_restore(cursor)
     from config_admin.selectors import config_cache_clear
 
     config_cache_clear()

@@ -147,7 +147,6 @@ def seed_site() -> dict:
     Idempotent: the demo graph loads once, the superuser is made once. Returns ``showcase_node_id`` and
     ``config_id`` (``inference_batch_size``, changed with a long reason).
     """
-    import importlib
 
     from django.db import connection
 
@@ -158,14 +157,10 @@ def seed_site() -> dict:
     from graph.services.matviews import materialized_views_refresh
     from kgsite.models import User
     from tests.factories import UserFactory
+    from tests.migrated_rows import migrated_rows_restore
 
-    defaults = importlib.import_module("config_admin.migrations.0002_default_parameters")
     with connection.cursor() as cursor:  # a transactional test's flush may have emptied the migrated rows
-        cursor.execute("SELECT count(*) FROM system_config")
-        if cursor.fetchone()[0] == 0:
-            cursor.execute(defaults.DEFAULT_PARAMETERS_SQL)
-            cursor.execute("DELETE FROM config_audit_log")
-        cursor.execute("INSERT INTO config_version (id, version) VALUES (1, 1) ON CONFLICT (id) DO NOTHING")
+        migrated_rows_restore(cursor)
 
     admin = User.objects.filter(email=ADMIN_EMAIL).first()
     if admin is None:
