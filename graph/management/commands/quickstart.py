@@ -26,8 +26,8 @@ from kgsite.management.base import DomainCommand
 from kgsite.services import admin_account_ensure
 
 DEFAULT_BIND = "127.0.0.1:8000"
-# Refresh the views after loading the demo only while the graph is this small (docs/schema.md: the spec's
-# mv_embedding_similarity_cache is quadratic in the number of embedded nodes).
+# Refresh the views after loading the demo only while the graph is this small: the similarity cache takes one
+# index lookup per embedded node (minutes at 100k); bigger graphs refresh with `refresh_views` (docs/schema.md).
 DEMO_REFRESH_LIMIT = 5_000
 MAX_WORKERS = 64
 _BIND_RE = re.compile(r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(?P<port>[0-9]{1,5})$")
@@ -104,8 +104,9 @@ class Command(DomainCommand):
                 ))
                 if capped_count(Node.objects.all(), DEMO_REFRESH_LIMIT) <= DEMO_REFRESH_LIMIT:
                     materialized_views_refresh()
-                else:  # the spec's similarity view is a cross join: not something to run in passing
-                    self.stdout.write("The graph is large: the materialized views were not refreshed.")
+                else:  # one index lookup per embedded node: not something to run in passing
+                    self.stdout.write("The graph is large: the materialized views were not refreshed "
+                                      "(python manage.py refresh_views).")
 
         url_host = _WILDCARD_HOSTS.get(host, host)
         self.stdout.write("")
