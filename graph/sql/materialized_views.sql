@@ -61,11 +61,16 @@ $$;
 
 -- Refresh the asked-for views (default all five, in dependency order), concurrently if asked and possible, only
 -- the due ones with due_only; one at a time per view (advisory lock); each refresh recorded.
+-- The SET clauses scope the pgvector settings the similarity refresh makes (set_config(..., true) below) to this
+-- call: the caller's transaction keeps its own.
 CREATE OR REPLACE FUNCTION refresh_materialized_views(
     views text[] DEFAULT NULL, concurrent boolean DEFAULT false, due_only boolean DEFAULT false,
     refreshed_by integer DEFAULT NULL
 ) RETURNS TABLE (view_name text, refreshed boolean, reason text, duration_ms integer, row_count bigint)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+SET ivfflat.probes = 1
+SET ivfflat.iterative_scan = off
+AS $$
 DECLARE
     all_views constant text[] := ARRAY['mv_node_confidence_cache', 'mv_relationship_strength_matrix',
         'mv_graph_connectivity_stats', 'mv_popular_entity_rankings', 'mv_embedding_similarity_cache'];
@@ -73,7 +78,8 @@ DECLARE
     name text;
     started timestamptz;
     how text;
-    lists integer;
+    changes_before bigint;
+    vector_index regclass;
 BEGIN
     unknown := ARRAY(SELECT u FROM unnest(views) u WHERE u <> ALL(all_views));
     IF cardinality(unknown) > 0 THEN
@@ -91,24 +97,41 @@ BEGIN
             RETURN NEXT;
             CONTINUE;
         END IF;
+        started := clock_timestamp();
         IF name = 'mv_embedding_similarity_cache' THEN
-            -- Nearest neighbours through the IVFFlat index: probes from configuration, never a sequential scan.
+            -- Nearest neighbours through the IVFFlat index (the view's inner LIMIT is a constant, so the planner
+            -- chooses the index itself): similarity_cache_probes lists per lookup, and pgvector 0.8's iterative
+            -- scan probes further lists whenever those hold fewer than k other nodes, so every node gets its k.
             PERFORM set_config('ivfflat.probes', coalesce((SELECT parameter_value FROM system_config
                 WHERE parameter_name = 'similarity_cache_probes'), '3'), true);
-            PERFORM set_config('enable_seqscan', 'off', true);
+            PERFORM set_config('ivfflat.iterative_scan', 'relaxed_order', true);
+            -- IVFFlat scans read their lists through a small ring of buffers, so without this each of the N
+            -- lookups copies its lists in from the operating system again: load the index into shared buffers
+            -- once (pg_prewarm, when installed and the index takes at most half of shared_buffers).
+            IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_prewarm') THEN
+                FOR vector_index IN
+                    SELECT i.indexrelid::regclass FROM pg_index i
+                    JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam
+                    WHERE i.indrelid = 'nodes'::regclass AND am.amname = 'ivfflat'
+                      AND pg_relation_size(i.indexrelid) * 2 <= (SELECT setting::bigint * pg_size_bytes(unit)
+                                                               FROM pg_settings WHERE pg_settings.name = 'shared_buffers')
+                LOOP
+                    EXECUTE 'SELECT pg_prewarm($1)' USING vector_index;
+                END LOOP;
+            END IF;
         END IF;
         how := CASE WHEN concurrent AND (SELECT ispopulated FROM pg_matviews m
                                            WHERE m.matviewname = name AND m.schemaname = current_schema())
                     THEN 'CONCURRENTLY ' ELSE '' END;
-        started := clock_timestamp();
+        -- Counted before the refresh: a write committed while it runs may be missing from the view, so it counts
+        -- towards the next refresh rather than being taken as seen.
+        changes_before := materialized_view_base_changes(name);
         EXECUTE format('REFRESH MATERIALIZED VIEW %s%I', how, name);
-        PERFORM set_config('enable_seqscan', 'on', true);
         duration_ms := round(extract(epoch FROM clock_timestamp() - started) * 1000);
         EXECUTE format('SELECT count(*) FROM %I', name) INTO row_count;
         INSERT INTO materialized_view_refreshes AS r
             (view_name, refreshed_at, duration_ms, refreshed_by_id, row_count, base_changes, refreshed_concurrently)
-        VALUES (name, clock_timestamp(), duration_ms, refreshed_by, row_count,
-                materialized_view_base_changes(name), how <> '')
+        VALUES (name, clock_timestamp(), duration_ms, refreshed_by, row_count, changes_before, how <> '')
         ON CONFLICT ON CONSTRAINT materialized_view_refreshes_pkey DO UPDATE SET
             refreshed_at = excluded.refreshed_at, duration_ms = excluded.duration_ms,
             refreshed_by_id = excluded.refreshed_by_id, row_count = excluded.row_count,

@@ -1,0 +1,103 @@
+"""The similarity cache's lookups since graph.0012: the view's own query picks the IVFFlat index, the refresh's
+iterative scan gives every node its k neighbours even where the probed list is nearly empty, and the refresh's
+pgvector settings end with the call. (Rows, due logic, command and admin: tests/graph/test_views.py.)"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import numpy as np
+import pytest
+from django.db import connection
+
+from config_admin.services import config_set
+from graph.models import Node
+from graph.services.matviews import materialized_views_refresh
+from tests.factories import NodeFactory
+
+pytestmark = pytest.mark.django_db
+
+NEIGHBOURS = 5
+
+
+def scattered_nodes(count: int, seed: int) -> list[int]:
+    """Nodes with random 768-d directions: nearly orthogonal to each other, spread over the IVFFlat lists."""
+    vectors = np.random.default_rng(seed).standard_normal((count, 768)).astype(np.float32)
+    nodes = Node.objects.bulk_create(NodeFactory.build_batch(count))
+    for node, vector in zip(nodes, vectors):
+        node.embedding = vector / np.linalg.norm(vector)
+    Node.objects.bulk_update(nodes, ["embedding"])
+    return [node.node_id for node in nodes]
+
+
+def pairs_per_node() -> Counter:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT source_node_id, target_node_id FROM mv_embedding_similarity_cache")
+        return Counter(node for pair in cursor.fetchall() for node in pair)
+
+
+@pytest.fixture
+def one_list_per_lookup():
+    """k = 5, every pair under the cut-off, one IVFFlat list per lookup, and the index forced: the test database's
+    index was built over an empty table, so 40 nodes end up a few per list."""
+    config_set(name="similarity_cache_neighbours", value=str(NEIGHBOURS))
+    config_set(name="similarity_cache_max_distance", value="2")
+    config_set(name="similarity_cache_probes", value="1")
+    ids = scattered_nodes(40, seed=3)
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # 40 rows: the planner would rather sort them all
+    return ids
+
+
+def test_every_node_gets_its_k_neighbours_through_the_iterative_scan(one_list_per_lookup):
+    materialized_views_refresh(["mv_embedding_similarity_cache"])
+    counts = pairs_per_node()
+    # Each node's own lookup gives k pairs with it in them (others' lookups may add more).
+    assert all(counts[node_id] >= NEIGHBOURS for node_id in one_list_per_lookup), counts
+
+
+def test_without_the_iterative_scan_one_list_is_not_enough(one_list_per_lookup):
+    """The control: the same refresh with pgvector's defaults (what a plain REFRESH in a session gets)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL ivfflat.probes = 1")
+        cursor.execute("SET LOCAL ivfflat.iterative_scan = off")
+        cursor.execute("REFRESH MATERIALIZED VIEW mv_embedding_similarity_cache")
+    counts = pairs_per_node()
+    assert any(counts[node_id] < NEIGHBOURS for node_id in one_list_per_lookup), counts
+
+
+def test_the_refresh_keeps_its_settings_to_itself(one_list_per_lookup):
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL ivfflat.probes = 7")
+        cursor.execute("SELECT count(*) FROM refresh_materialized_views(ARRAY['mv_embedding_similarity_cache'])")
+        cursor.execute("SELECT current_setting('ivfflat.probes'), current_setting('ivfflat.iterative_scan'), "
+                       "current_setting('enable_seqscan')")
+        assert cursor.fetchone() == ("7", "off", "off")
+
+
+def plan_nodes(plan: dict):
+    yield plan
+    for child in plan.get("Plans", ()):
+        yield from plan_nodes(child)
+
+
+def test_the_views_own_query_looks_neighbours_up_through_the_index():
+    """No setting needed: with k read from system_config the planner would take the limit for 10% of the table
+    and sort every node's distances instead (the spec's quadratic cost)."""
+    scattered_nodes(3000, seed=4)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE nodes")
+        cursor.execute("SELECT definition FROM pg_matviews WHERE matviewname = 'mv_embedding_similarity_cache'")
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {cursor.fetchone()[0].rstrip().rstrip(';')}")
+        document = cursor.fetchone()[0]
+    plan = (json.loads(document) if isinstance(document, str) else document)[0]["Plan"]
+    lookups = [node for node in plan_nodes(plan) if node.get("Alias") == "n2"]
+    assert [(node["Node Type"], node.get("Index Name")) for node in lookups] == [
+        ("Index Scan", "idx_nodes_embedding")]
+
+
+def test_pg_prewarm_is_there_for_the_refresh_to_load_the_index():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_extension WHERE extname = 'pg_prewarm'")
+        assert cursor.fetchone()[0] == 1
