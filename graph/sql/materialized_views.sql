@@ -92,7 +92,17 @@ BEGIN
         view_name := name;
         reason := materialized_view_due(name);
         IF due_only AND reason IS NULL THEN
-            refreshed := false; reason := 'not due'; duration_ms := NULL;
+            refreshed := false; duration_ms := NULL;
+            -- Why not: how far the view is from each of the two limits.
+            SELECT format('not due: %s of %s rows of its tables written since the last refresh, refreshed %s h ago '
+                          '(every %s h)',
+                          materialized_view_base_changes(name) - r.base_changes,
+                          coalesce((SELECT parameter_value FROM system_config
+                                    WHERE parameter_name = 'mv_incremental_threshold'), '1000'),
+                          greatest(floor(extract(epoch FROM clock_timestamp() - r.refreshed_at) / 3600), 0),
+                          coalesce((SELECT parameter_value FROM system_config
+                                    WHERE parameter_name = 'mv_refresh_interval_hours'), '24'))
+            INTO reason FROM materialized_view_refreshes r WHERE r.view_name = name;
             row_count := (SELECT r.row_count FROM materialized_view_refreshes r WHERE r.view_name = name);
             RETURN NEXT;
             CONTINUE;

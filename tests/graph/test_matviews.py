@@ -101,3 +101,18 @@ def test_pg_prewarm_is_there_for_the_refresh_to_load_the_index():
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_extension WHERE extname = 'pg_prewarm'")
         assert cursor.fetchone()[0] == 1
+
+
+def test_due_says_why_a_view_is_skipped():
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    config_set(name="mv_incremental_threshold", value="100")
+    config_set(name="mv_refresh_interval_hours", value="12")
+    materialized_views_refresh(["mv_node_confidence_cache"])
+    Node.objects.bulk_create(NodeFactory.build_batch(7))
+    out = StringIO()
+    call_command("refresh_views", "--due", "--only", "mv_node_confidence_cache", stdout=out)
+    assert out.getvalue() == ("mv_node_confidence_cache: skipped, not due: 7 of 100 rows of its tables written since "
+                              "the last refresh, refreshed 0 h ago (every 12 h)\n")

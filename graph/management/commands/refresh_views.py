@@ -28,4 +28,4 @@ class Command(DomainCommand):
                 self.stdout.write(f"{result.view_name}: refreshed in {result.duration_ms:,} ms, "
                                   f"{result.row_count:,} rows ({result.reason})")
             else:
-                self.stdout.write(f"{result.view_name}: skipped, not due")
+                self.stdout.write(f"{result.view_name}: skipped, {result.reason}")
