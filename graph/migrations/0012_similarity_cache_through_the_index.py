@@ -91,8 +91,9 @@ REFRESH_SQL = (Path(__file__).resolve().parent.parent / "sql" / "materialized_vi
 FILL_SQL = """
 DO $$
 DECLARE
-    probes text := current_setting('ivfflat.probes', true);
-    iterative text := current_setting('ivfflat.iterative_scan', true);
+    -- NULL, or '' for a placeholder left by an earlier SET LOCAL, when pgvector is not loaded in this session yet
+    probes text := nullif(current_setting('ivfflat.probes', true), '');
+    iterative text := nullif(current_setting('ivfflat.iterative_scan', true), '');
 BEGIN
     PERFORM set_config('ivfflat.probes', coalesce((SELECT parameter_value FROM system_config
         WHERE parameter_name = 'similarity_cache_probes'), '3'), true);
