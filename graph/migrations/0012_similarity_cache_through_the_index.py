@@ -86,15 +86,26 @@ PREVIOUS_SIMILARITY_SQL = _0011.VIEWS_SQL[
 # CREATE OR REPLACE of the refresh functions; going back keeps this version (it refreshes graph.0011's view too).
 REFRESH_SQL = (Path(__file__).resolve().parent.parent / "sql" / "materialized_views.sql").read_text()
 
-# The view was created empty: fill it with the settings a refresh uses, restored afterwards (not recorded, as
-# graph.0011 did not record its fill: the view stays "never refreshed" for the due logic).
+# The view was created empty. Fill it with the settings a refresh uses (restored afterwards) on a graph small
+# enough for the migration to stay short; a larger one (about 15 minutes at 100k nodes on the machine of
+# docs/benchmarks.md, hours at a million with the spec's lists = 100) is left unpopulated, its old record dropped:
+# it is then due ("not populated") and the admin lists no rows until `refresh_views` fills it. Not recorded, as
+# graph.0011 did not record its fill: the view stays "never refreshed" for the due logic.
+FILL_LIMIT = 20_000  # nodes with an embedding: a few seconds
 FILL_SQL = """
 DO $$
 DECLARE
     -- NULL, or '' for a placeholder left by an earlier SET LOCAL, when pgvector is not loaded in this session yet
     probes text := nullif(current_setting('ivfflat.probes', true), '');
     iterative text := nullif(current_setting('ivfflat.iterative_scan', true), '');
+    embedded bigint := (SELECT count(*) FROM nodes WHERE embedding IS NOT NULL);
 BEGIN
+    IF embedded > FILL_LIMIT THEN
+        DELETE FROM materialized_view_refreshes WHERE view_name = 'mv_embedding_similarity_cache';
+        RAISE NOTICE 'mv_embedding_similarity_cache is left unpopulated (% nodes with an embedding): run '
+                     '`python manage.py refresh_views --only mv_embedding_similarity_cache`', embedded;
+        RETURN;
+    END IF;
     PERFORM set_config('ivfflat.probes', coalesce((SELECT parameter_value FROM system_config
         WHERE parameter_name = 'similarity_cache_probes'), '3'), true);
     PERFORM set_config('ivfflat.iterative_scan', 'relaxed_order', true);
@@ -103,7 +114,7 @@ BEGIN
     PERFORM set_config('ivfflat.iterative_scan', coalesce(iterative, 'off'), true);
 END
 $$;
-"""
+""".replace("FILL_LIMIT", str(FILL_LIMIT))
 
 
 class Migration(migrations.Migration):

@@ -74,6 +74,15 @@ def materialized_view_refreshes() -> dict[str, MaterializedViewRefresh]:
     return {row.view_name: row for row in MaterializedViewRefresh.objects.select_related("refreshed_by")}
 
 
+def materialized_views_populated() -> dict[str, bool]:
+    """Whether each view holds rows to read: one a migration created or redefined ``WITH NO DATA`` cannot be read
+    (PostgreSQL refuses) until a refresh fills it."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT matviewname, ispopulated FROM pg_matviews "
+                       "WHERE schemaname = current_schema() AND matviewname = ANY(%s)", [list(MATERIALIZED_VIEWS)])
+        return dict(cursor.fetchall())
+
+
 def materialized_views_due() -> dict[str, str | None]:
     """Each view's reason to be refreshed now, or None when it is not due."""
     with connection.cursor() as cursor:

@@ -26,7 +26,7 @@ LANGUAGE sql STABLE AS $$
     WHERE s.schemaname = current_schema() AND s.relname = ANY(materialized_view_base_tables(view_name))
 $$;
 
--- Why the view is due for a refresh, or NULL: never refreshed, mv_refresh_interval_hours passed, at least
+-- Why the view is due for a refresh, or NULL: not populated, never refreshed, mv_refresh_interval_hours passed, at least
 -- mv_incremental_threshold rows of its base tables written since, or the statistics were reset since.
 CREATE OR REPLACE FUNCTION materialized_view_due(view_name text) RETURNS text
 LANGUAGE plpgsql STABLE AS $$
@@ -38,6 +38,12 @@ DECLARE
                                    WHERE parameter_name = 'mv_incremental_threshold'), 1000);
     changes bigint;
 BEGIN
+    -- Created (or redefined by a migration) WITH NO DATA: reading it fails until a refresh fills it.
+    IF NOT coalesce((SELECT m.ispopulated FROM pg_matviews m
+                     WHERE m.matviewname = materialized_view_due.view_name AND m.schemaname = current_schema()),
+                    true) THEN
+        RETURN 'not populated';
+    END IF;
     SELECT * INTO last FROM materialized_view_refreshes r WHERE r.view_name = materialized_view_due.view_name;
     IF NOT FOUND THEN
         RETURN 'never refreshed';

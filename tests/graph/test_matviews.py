@@ -116,3 +116,50 @@ def test_due_says_why_a_view_is_skipped():
     call_command("refresh_views", "--due", "--only", "mv_node_confidence_cache", stdout=out)
     assert out.getvalue() == ("mv_node_confidence_cache: skipped, not due: 7 of 100 rows of its tables written since "
                               "the last refresh, refreshed 0 h ago (every 12 h)\n")
+
+
+def test_an_unpopulated_view_is_due_listed_empty_and_filled_by_refresh_views(admin_client_for):
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.urls import reverse
+
+    config_set(name="similarity_cache_max_distance", value="2")  # random directions are about 1 apart
+    scattered_nodes(4, seed=5)
+    materialized_views_refresh()
+    with connection.cursor() as cursor:
+        # What graph.0012 leaves on a large graph (and any CREATE ... WITH NO DATA).
+        cursor.execute("REFRESH MATERIALIZED VIEW mv_embedding_similarity_cache WITH NO DATA")
+        cursor.execute("REFRESH MATERIALIZED VIEW mv_relationship_strength_matrix WITH NO DATA")  # it has a filter
+    from graph.services.matviews import materialized_views_due
+
+    assert materialized_views_due()["mv_embedding_similarity_cache"] == "not populated"
+    for model in ("embeddingsimilaritycache", "relationshipstrengthmatrix"):
+        page = admin_client_for.get(reverse(f"admin:graph_{model}_changelist"), {"q": "node"})
+        assert page.status_code == 200
+        assert "Not populated: the view was created or redefined without its rows" in page.content.decode()
+    out = StringIO()
+    call_command("refresh_views", "--due", "--only", "mv_embedding_similarity_cache", stdout=out)
+    assert "rows (not populated)" in out.getvalue()
+    page = admin_client_for.get(reverse("admin:graph_embeddingsimilaritycache_changelist")).content.decode()
+    assert "Not populated" not in page
+    assert "6 embedding similarity cache (view)" in page  # 4 nodes: all 6 pairs
+
+
+def test_graph_0012_leaves_the_view_of_a_large_graph_unpopulated():
+    import importlib
+
+    migration = importlib.import_module("graph.migrations.0012_similarity_cache_through_the_index")
+    scattered_nodes(3, seed=6)
+    materialized_views_refresh(["mv_embedding_similarity_cache"])
+    with connection.cursor() as cursor:
+        cursor.execute("REFRESH MATERIALIZED VIEW mv_embedding_similarity_cache WITH NO DATA")
+        cursor.execute(migration.FILL_SQL.replace(f"> {migration.FILL_LIMIT}", "> 2"))  # 3 nodes is "large"
+        cursor.execute("SELECT ispopulated FROM pg_matviews WHERE matviewname = 'mv_embedding_similarity_cache'")
+        assert cursor.fetchone()[0] is False
+        cursor.execute(migration.FILL_SQL)  # 3 nodes under the real limit: filled
+        cursor.execute("SELECT ispopulated FROM pg_matviews WHERE matviewname = 'mv_embedding_similarity_cache'")
+        assert cursor.fetchone()[0] is True
+    from graph.models import MaterializedViewRefresh
+
+    assert not MaterializedViewRefresh.objects.filter(view_name="mv_embedding_similarity_cache").exists()
