@@ -51,6 +51,7 @@ from graph.services.matviews import (
     REFRESH_PERMISSION,
     materialized_view_refreshes,
     materialized_views_due,
+    materialized_views_populated,
     materialized_views_refresh,
 )
 from kgsite.admin import (
@@ -575,10 +576,24 @@ class MaterializedViewAdmin(ReadOnlyAdmin):
     def has_refresh_permission(self, request) -> bool:
         return request.user.has_perm(REFRESH_PERMISSION)
 
+    def view_populated(self, request) -> bool:
+        """False for a view created or redefined WITH NO DATA: PostgreSQL refuses to read it, so list nothing."""
+        if not hasattr(request, "_view_populated"):
+            request._view_populated = materialized_views_populated().get(self.model._meta.db_table, True)
+        return request._view_populated
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        return queryset if self.view_populated(request) else queryset.none()
+
+    def get_list_filter(self, request):
+        return super().get_list_filter(request) if self.view_populated(request) else ()
+
     def changelist_view(self, request, extra_context=None):
         opts = self.model._meta
         extra_context = {
             **(extra_context or {}),
+            "view_unpopulated": not self.view_populated(request),
             "view_refresh": materialized_view_refreshes().get(opts.db_table),
             "view_due": materialized_views_due()[opts.db_table],
             "view_name": opts.db_table,
