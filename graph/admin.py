@@ -29,7 +29,7 @@ from graph.admin_search import (
     ReferenceSearchMixin,
     RelationshipSearchMixin,
 )
-from graph.errors import DUPLICATE_ATTRIBUTE
+from graph.errors import DUPLICATE_ATTRIBUTE, GraphError
 from graph.models import (
     EmbeddingSimilarityCache,
     ExternalResource,
@@ -49,7 +49,9 @@ from graph.services.confidence import node_confidence_explained, relationship_co
 from graph.services.hierarchy import HierarchyError, node_placement_resolve
 from graph.services.matviews import (
     REFRESH_PERMISSION,
+    REQUEST_REFRESH_LIMIT,
     materialized_view_refreshes,
+    materialized_view_request_refusal,
     materialized_views_due,
     materialized_views_populated,
     materialized_views_refresh,
@@ -598,6 +600,8 @@ class MaterializedViewAdmin(ReadOnlyAdmin):
             "view_due": materialized_views_due()[opts.db_table],
             "view_name": opts.db_table,
             "can_refresh": self.has_refresh_permission(request),
+            "refresh_refusal": materialized_view_request_refusal(opts.db_table),
+            "refresh_limit": f"{REQUEST_REFRESH_LIMIT:,}",
             "refresh_url": reverse(f"admin:{opts.app_label}_{opts.model_name}_refresh"),
         }
         return super().changelist_view(request, extra_context)
@@ -607,17 +611,21 @@ class MaterializedViewAdmin(ReadOnlyAdmin):
             return HttpResponseNotAllowed(["POST"])
         if not self.has_refresh_permission(request):
             raise PermissionDenied
+        opts = self.model._meta
+        changelist = HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"))
         try:
-            materialized_views_refresh([self.model._meta.db_table], user=request.user)
+            materialized_views_refresh([opts.db_table], user=request.user, in_request=True)
         except PermissionRefused as exc:
             raise PermissionDenied(str(exc)) from exc
-        refresh = materialized_view_refreshes()[self.model._meta.db_table]
+        except GraphError as exc:
+            self.message_user(request, f"Not refreshed: {exc.message} ({exc.code}).", messages.ERROR)
+            return changelist
+        refresh = materialized_view_refreshes()[opts.db_table]
         self.message_user(
-            request, f"Refreshed {self.model._meta.verbose_name_plural} in {refresh.duration_ms:,} ms: "
+            request, f"Refreshed {opts.verbose_name_plural} in {refresh.duration_ms:,} ms: "
                      f"{refresh.row_count:,} rows.", messages.SUCCESS,
         )
-        opts = self.model._meta
-        return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"))
+        return changelist
 
 
 class NodePairViewAdmin(MaterializedViewAdmin):
@@ -681,9 +689,10 @@ class GraphConnectivityStatsAdmin(MaterializedViewAdmin):
 @admin.register(PopularEntityRanking)
 class PopularEntityRankingAdmin(MaterializedViewAdmin):
     list_display = ("node_id", "name", "node_type", "total_relationship_count", "outgoing_relationship_count",
-                    "incoming_relationship_count", "linked_resource_count", "confidence")
+                    "incoming_relationship_count", "linked_resource_count", "confidence", "relationship_confidence")
     ordering = ("-total_relationship_count",)
     confidence = rounded("confidence_score", "confidence")
+    relationship_confidence = rounded("avg_relationship_confidence", "mean relationship confidence")
 
 
 @admin.register(EmbeddingSimilarityCache)

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 from django.db import connection, transaction
 
-from graph.errors import UNKNOWN_VIEW, GraphError
-from graph.models import MaterializedViewRefresh
+from graph.errors import UNKNOWN_VIEW, VIEW_TOO_LARGE_FOR_REQUEST, GraphError
+from graph.models import MaterializedViewRefresh, Node
+from kgsite.db import capped_count
 from kgsite.errors import require_permission
 
 MATERIALIZED_VIEWS = (
@@ -27,6 +28,11 @@ MATERIALIZED_VIEWS = (
     "mv_embedding_similarity_cache",
 )
 REFRESH_PERMISSION = "graph.refresh_materialized_views"
+# Nodes with an embedding above which a web request does not refresh the similarity cache: a few seconds at this
+# size, about 15 minutes at 100k (docs/benchmarks.md), far beyond gunicorn's worker timeout, which would kill the
+# request and roll the refresh back. `refresh_views` runs it instead.
+REQUEST_REFRESH_LIMIT = 20_000
+SLOW_VIEWS = ("mv_embedding_similarity_cache",)
 
 
 @dataclass(frozen=True)
@@ -52,15 +58,37 @@ def _check_names(views: Iterable[str] | None) -> list[str] | None:
     return names
 
 
+def materialized_view_request_refusal(name: str) -> GraphError | None:
+    """Why ``name`` is not refreshed inside a web request (``RG-VIEW-002``), or None when it may be.
+
+    Reads at most ``REQUEST_REFRESH_LIMIT + 1`` rows of ``nodes``, never the whole table."""
+    if name not in SLOW_VIEWS:
+        return None
+    embedded = capped_count(Node.objects.filter(embedding__isnull=False), REQUEST_REFRESH_LIMIT)
+    if embedded <= REQUEST_REFRESH_LIMIT:
+        return None
+    return GraphError(
+        f"{name} covers more than {REQUEST_REFRESH_LIMIT:,} nodes with an embedding: its refresh takes minutes, "
+        f"longer than a web request may run. Run `python manage.py refresh_views --only {name}` on the server",
+        code=VIEW_TOO_LARGE_FOR_REQUEST, view=name,
+    )
+
+
 def materialized_views_refresh(views: Iterable[str] | None = None, *, user=None, concurrently: bool = False,
-                               due_only: bool = False) -> list[ViewRefresh]:
+                               due_only: bool = False, in_request: bool = False) -> list[ViewRefresh]:
     """Refresh ``views`` (default: all five) in one transaction and record each refresh.
 
     ``user`` None is a trusted caller (commands, quickstart); a user needs ``graph.refresh_materialized_views``.
-    ``due_only`` skips the views that are not due (reported with ``refreshed`` False).
+    ``due_only`` skips the views that are not due (reported with ``refreshed`` False). ``in_request`` refuses
+    (``RG-VIEW-002``) a view too large to refresh within a web request's time limit.
     """
     require_permission(user, REFRESH_PERMISSION, "refresh the materialized views")
     names = _check_names(views)
+    if in_request:
+        for name in names if names is not None else MATERIALIZED_VIEWS:
+            refusal = materialized_view_request_refusal(name)
+            if refusal is not None:
+                raise refusal
     refreshed_by = user.pk if user is not None and user.pk else None
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(

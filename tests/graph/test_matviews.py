@@ -163,3 +163,31 @@ def test_graph_0012_leaves_the_view_of_a_large_graph_unpopulated():
     from graph.models import MaterializedViewRefresh
 
     assert not MaterializedViewRefresh.objects.filter(view_name="mv_embedding_similarity_cache").exists()
+
+
+def test_the_admin_does_not_refresh_a_large_similarity_cache_inside_a_request(admin_client_for, monkeypatch):
+    """Above REQUEST_REFRESH_LIMIT nodes with an embedding the refresh takes minutes (beyond gunicorn's timeout): the
+    page names the command instead of a button, and a POST is refused with RG-VIEW-002, leaving the view as it was.
+    The other views still refresh from the page."""
+    from django.urls import reverse
+
+    from graph.models import MaterializedViewRefresh
+    from graph.services import matviews
+
+    config_set(name="similarity_cache_max_distance", value="2")
+    scattered_nodes(3, seed=7)
+    monkeypatch.setattr(matviews, "REQUEST_REFRESH_LIMIT", 3)
+    url = reverse("admin:graph_embeddingsimilaritycache_changelist")
+    assert "Refresh now" in admin_client_for.get(url).content.decode()  # 3 nodes: not over the limit
+    scattered_nodes(1, seed=8)
+    page = admin_client_for.get(url).content.decode()
+    assert "Refresh now" not in page
+    assert "python manage.py refresh_views --only mv_embedding_similarity_cache" in page
+    response = admin_client_for.post(reverse("admin:graph_embeddingsimilaritycache_refresh"), follow=True)
+    html = response.content.decode()
+    assert response.status_code == 200 and "Not refreshed:" in html and "(RG-VIEW-002)" in html
+    assert not MaterializedViewRefresh.objects.filter(view_name="mv_embedding_similarity_cache").exists()
+    ranking = admin_client_for.post(reverse("admin:graph_popularentityranking_refresh"), follow=True)
+    assert "Refreshed popular entity rankings" in ranking.content.decode()
+    # Commands are not web requests: refresh_views refreshes it whatever its size.
+    assert materialized_views_refresh(["mv_embedding_similarity_cache"])[0].row_count == 6
