@@ -32,6 +32,11 @@ VIEW_TOO_LARGE_FOR_REQUEST = "RG-VIEW-002"  # the similarity cache is too large 
 # --- Confidence scores ----------------------------------------------------------------------------------------------
 RECALCULATION_RUNNING = "RG-CONF-001"  # another recalculate_confidence holds the lock
 
+# --- Relationship inference and its worker ---------------------------------------------------------------------------
+BAD_INFERENCE_SETTING = "RG-INFER-001"  # inference_relationship_type cannot name a relationship type
+NOTHING_TO_QUEUE = "RG-INFER-002"  # queueing asked for nodes that do not exist (or said no nodes)
+QUEUE_ITEM_STATE = "RG-INFER-003"  # a retry or cancel of queue items whose status does not allow it
+
 
 class GraphError(DomainError):
     """A refusal of a graph service or of the database's graph rules. Every raise names its code: a constant above."""

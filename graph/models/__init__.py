@@ -1,6 +1,6 @@
 from graph.models.attributes import NodeAttribute
 from graph.models.confidence import ConfidenceRecalculation
-from graph.models.inference import InferenceQueueItem
+from graph.models.inference import InferenceQueueItem, MaintenanceRun
 from graph.models.nodes import Node
 from graph.models.references import Reference
 from graph.models.relationships import Relationship
@@ -16,7 +16,7 @@ from graph.models.views import (
 
 __all__ = [
     "ConfidenceRecalculation", "EmbeddingSimilarityCache", "ExternalResource", "GraphConnectivityStats",
-    "InferenceQueueItem",
+    "InferenceQueueItem", "MaintenanceRun",
     "MaterializedViewRefresh", "Node", "NodeAttribute", "NodeConfidenceCache", "NodeResourceLink",
     "PopularEntityRanking", "Reference", "Relationship", "RelationshipStrengthMatrix",
 ]

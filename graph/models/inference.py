@@ -33,7 +33,13 @@ class InferenceQueueItem(models.Model):
     started_at = UTCDateTimeField(null=True, blank=True)
     completed_at = UTCDateTimeField(null=True, blank=True)
     processing_node = models.TextField(null=True, blank=True)
-    estimated_completion = UTCDateTimeField(null=True, blank=True)
+    estimated_completion = UTCDateTimeField(
+        null=True, blank=True,
+        help_text="While processing: the end of the worker's lease. A worker that has not finished by then is "
+                  "taken to have died, and the item is rescued.")
+    # Not in the spec (docs/schema.md, "Relationship inference"): a failed item waits this long before it may be
+    # claimed again (the retry's back-off).
+    run_after = UTCDateTimeField(null=True, blank=True, help_text="A retried item is not claimed before this time.")
 
     class Meta:
         db_table = "relationship_inference_queue"
@@ -45,6 +51,11 @@ class InferenceQueueItem(models.Model):
                 violation_error_message="Priority must be between 1 and 10.",
             ),
             choices_check("status", QueueStatus, "valid_status"),
+            # Not in the spec: at most one pending row per node (a new change raises its priority instead).
+            models.UniqueConstraint(
+                fields=["node"], condition=Q(status="pending"), name="unique_pending_inference_node",
+                violation_error_message="This node is already waiting for inference.",
+            ),
         ]
         indexes = [
             models.Index(fields=["status"], name="idx_inference_queue_status"),
@@ -56,7 +67,36 @@ class InferenceQueueItem(models.Model):
                 condition=Q(status="pending"),
             ),
             models.Index(fields=["retry_count", "max_retries"], name="idx_inference_queue_retry"),
+            # Not in the spec: the claim's order among pending rows, and the recent completions (throughput,
+            # retention).
+            models.Index(fields=["-priority", "queued_at", "queue_id"], name="idx_inference_queue_claim",
+                         condition=Q(status="pending")),
+            models.Index(fields=["completed_at"], name="idx_inference_queue_completed",
+                         condition=Q(status__in=["completed", "failed", "cancelled"])),
         ]
 
     def __str__(self):
         return f"{node_label(self, 'node')} ({self.get_status_display() or 'no status'})"
+
+
+class MaintenanceRun(models.Model):
+    """The last run of each maintenance job of ``run_worker`` (not in the spec): when it ran and what it did.
+
+    One row per job. The row decides when a job is due again and shows operators what the worker did; the job
+    itself runs under a PostgreSQL advisory lock, so only one worker anywhere runs it at a time.
+    """
+
+    job = models.CharField(max_length=50, primary_key=True)
+    last_started_at = UTCDateTimeField(null=True, blank=True)
+    last_finished_at = UTCDateTimeField(null=True, blank=True)
+    last_succeeded = models.BooleanField(null=True, blank=True)
+    last_result = models.TextField(blank=True, default="")
+    last_worker = models.TextField(blank=True, default="")
+    runs = models.IntegerField(default=0)
+
+    class Meta:
+        db_table = "maintenance_runs"
+        ordering = ["job"]
+
+    def __str__(self):
+        return self.job
