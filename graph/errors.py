@@ -26,6 +26,7 @@ HIERARCHY_DATA_INVALID = "RG-NODE-009"  # migrating a database whose existing no
 
 # --- Attributes and materialized views -----------------------------------------------------------------------------
 DUPLICATE_ATTRIBUTE = "RG-ATTR-001"  # the node already has an attribute with this type, key and value
+DUPLICATE_ATTRIBUTES_PRESENT = "RG-ATTR-002"  # migrating a database whose nodes hold an attribute twice (graph.0013)
 UNKNOWN_VIEW = "RG-VIEW-001"  # no materialized view of that name
 VIEW_TOO_LARGE_FOR_REQUEST = "RG-VIEW-002"  # the similarity cache is too large to refresh inside a web request
 

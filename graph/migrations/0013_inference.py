@@ -26,7 +26,32 @@ ALTER TABLE node_attributes ADD COLUMN value_key uuid GENERATED ALWAYS AS
 CREATE INDEX idx_node_attributes_inference ON node_attributes (value_key)
     INCLUDE (node_id, weight, confidence, source_reliability);
 """
+# A node has each (type, key, value) once: the admin refused a second one already (RG-ATTR-001); now every write
+# path does, so that no value counts twice for a pair and imports can upsert on it. An adopted database that holds
+# duplicates is refused with examples, as graph.0006 refuses a broken hierarchy.
+UNIQUE_VALUE_SQL = r"""
+DO $$
+DECLARE
+    duplicated bigint;
+    examples text;
+BEGIN
+    SELECT count(*), string_agg(format('node %s: %s.%s = %s (%s times)', node_id, attribute_type, attribute_key,
+                                       left(attribute_value, 40), copies), '; ') FILTER (WHERE rank <= 5)
+      INTO duplicated, examples
+    FROM (SELECT node_id, attribute_type, attribute_key, min(attribute_value) AS attribute_value,
+                 count(*) AS copies, row_number() OVER (ORDER BY node_id, attribute_type, attribute_key) AS rank
+          FROM node_attributes GROUP BY node_id, value_key, attribute_type, attribute_key HAVING count(*) > 1) d;
+    IF duplicated > 0 THEN
+        RAISE EXCEPTION 'RG-ATTR-002: % attributes appear more than once on the same node, e.g. %; delete the extra copies and migrate again',
+            duplicated, examples USING ERRCODE = 'unique_violation';
+    END IF;
+END
+$$;
+CREATE UNIQUE INDEX unique_node_attribute_value ON node_attributes (node_id, value_key)
+    INCLUDE (weight, confidence, source_reliability);
+"""
 DROP_VALUE_KEY_SQL = """
+DROP INDEX IF EXISTS unique_node_attribute_value;
 DROP INDEX IF EXISTS idx_node_attributes_inference;
 ALTER TABLE node_attributes DROP COLUMN IF EXISTS value_key;
 """
@@ -46,9 +71,9 @@ INSERT INTO system_config (parameter_name, parameter_value, parameter_type, desc
 ('inference_confidence_threshold', '0.3', 'float',
  'Lowest inference score (0 to 1) for which an inferred relationship is created or kept',
  '0.3', '0.0', '1.0', false, 'inference'),
-('inference_max_value_nodes', '1000', 'integer',
+('inference_max_value_nodes', '500', 'integer',
  'Values carried by more nodes than this are skipped as too common to link anything (and bound the work per node)',
- '1000', '2', '1000000', false, 'inference'),
+ '500', '2', '1000000', false, 'inference'),
 ('inference_rarity_weight', '1.0', 'float',
  'How much the rarity of a shared value counts: 0 ignores it, 1 scales each contribution by its rarity',
  '1.0', '0.0', '1.0', false, 'inference'),
@@ -134,7 +159,7 @@ class Migration(migrations.Migration):
             model_name='inferencequeueitem',
             constraint=models.UniqueConstraint(condition=models.Q(('status', 'pending')), fields=('node',), name='unique_pending_inference_node', violation_error_message='This node is already waiting for inference.'),
         ),
-        migrations.RunSQL(VALUE_KEY_SQL, DROP_VALUE_KEY_SQL),
+        migrations.RunSQL(VALUE_KEY_SQL + UNIQUE_VALUE_SQL, DROP_VALUE_KEY_SQL),
         migrations.RunSQL(PARAMETERS_SQL, REMOVE_PARAMETERS_SQL),
         migrations.RunSQL(INFERENCE_SQL, DROP_SQL),
     ]

@@ -351,3 +351,118 @@ def inference_queue(*, node_ids: list[int] | None = None, all_nodes: bool = Fals
                            [node_type, priority])
         return cursor.fetchone()[0]
 
+
+
+# --- Cleanup -----------------------------------------------------------------------------------------------------
+
+# The auto-managed relationships after ``after`` (id order, ``batch`` of them): the rule again, from both ends'
+# current attributes, for those that no longer hold; plus those whose confidence score fell below the cleanup
+# threshold. Matches on (node_id, value_key) go through unique_node_attribute_value.
+_CLEANUP_SELECT = f"""
+WITH rel AS MATERIALIZED (
+    SELECT relationship_id, source_node_id, target_node_id, confidence_score FROM relationships
+    WHERE auto_managed AND relationship_id > %(after)s ORDER BY relationship_id LIMIT %(batch)s
+), sides AS MATERIALIZED (
+    SELECT r.relationship_id, a.value_key, sqrt({_EVIDENCE.format(t="a")}) * sqrt({_EVIDENCE.format(t="b")}) AS root
+    FROM rel r
+    JOIN node_attributes a ON a.node_id = r.source_node_id
+    JOIN node_attributes b ON b.node_id = r.target_node_id AND b.value_key = a.value_key
+), counted AS MATERIALIZED (
+    SELECT v.value_key, v.carriers, {_RARITY.format(carriers="greatest(v.carriers, 1)")} AS rarity
+    FROM (SELECT v.value_key,
+                 (SELECT count(*) FROM (SELECT 1 FROM node_attributes x WHERE x.value_key = v.value_key
+                                        LIMIT %(cap)s + 1) AS s) AS carriers
+          FROM (SELECT DISTINCT value_key FROM sides) AS v) AS v
+), scored AS (
+    SELECT s.relationship_id, count(*) AS shared,
+           1 - exp(sum(ln(1 - least(c.rarity * s.root, {_MAX_CONTRIBUTION}::float8)))) AS score
+    FROM sides s JOIN counted c USING (value_key)
+    WHERE c.carriers BETWEEN 2 AND %(cap)s
+    GROUP BY s.relationship_id
+)
+SELECT r.relationship_id,
+       coalesce(s.shared, 0) < %(min_shared)s OR coalesce(s.score, 0) < %(threshold)s::float8 AS no_longer_holds,
+       r.confidence_score < %(cleanup_below)s AS low_confidence
+FROM rel r LEFT JOIN scored s USING (relationship_id)
+"""
+
+
+@dataclass
+class CleanupReport:
+    dry_run: bool
+    examined: int = 0
+    no_longer_hold: int = 0
+    low_confidence: int = 0
+    nodes_requeued: int = 0
+    queue_rows_deleted: int = 0
+
+    @property
+    def removed(self) -> int:
+        return self.no_longer_hold + self.low_confidence
+
+    def lines(self) -> list[str]:
+        verb = "would remove" if self.dry_run else "removed"
+        again = "would queue" if self.dry_run else "queued"
+        deleted = "would delete" if self.dry_run else "deleted"
+        return [
+            f"Examined {self.examined:,} auto-managed relationships: {verb} {self.removed:,} "
+            f"({self.no_longer_hold:,} whose shared attributes no longer meet the rule, {self.low_confidence:,} "
+            "with a confidence score below confidence_threshold_cleanup).",
+            f"{again.capitalize()} {self.nodes_requeued:,} nodes whose inferred links are older than "
+            "max_inference_age_days.",
+            f"Queue: {deleted} {self.queue_rows_deleted:,} completed or cancelled items older than "
+            "inference_queue_retention_days.",
+        ]
+
+
+def relationships_cleanup(*, dry_run: bool = False, batch_size: int = 10_000) -> CleanupReport:
+    """Remove auto-managed relationships that no longer hold or whose confidence fell below
+    ``confidence_threshold_cleanup``; re-queue the nodes of inferred links older than ``max_inference_age_days``
+    (priority 1: behind fresh changes); delete finished queue rows older than ``inference_queue_retention_days``.
+    Manual relationships are never touched. Each batch is its own transaction; ``dry_run`` changes nothing."""
+    parameters = InferenceParameters.current()
+    report = CleanupReport(dry_run=dry_run)
+    params = {"cap": parameters.max_value_nodes, "alpha": parameters.rarity_weight,
+              "nodes": float(max(graph_node_count(), 3)), "min_shared": parameters.min_shared,
+              "threshold": parameters.threshold, "cleanup_below": float(config_get("confidence_threshold_cleanup")),
+              "batch": batch_size, "after": 0}
+    while True:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('work_mem', %s, true)", [INFERENCE_WORK_MEM])
+            cursor.execute(_CLEANUP_SELECT, params)
+            rows = cursor.fetchall()
+            if not rows:
+                break
+            params["after"] = max(row[0] for row in rows)
+            report.examined += len(rows)
+            doomed = [rid for rid, gone, low in rows if gone or low]
+            report.no_longer_hold += sum(1 for _, gone, _ in rows if gone)
+            report.low_confidence += sum(1 for _, gone, low in rows if low and not gone)
+            if doomed and not dry_run:
+                cursor.execute("DELETE FROM relationships WHERE relationship_id = ANY(%s) AND auto_managed",
+                               [doomed])
+        if len(rows) < batch_size:
+            break
+    age = int(config_get("max_inference_age_days"))
+    retention = int(config_get("inference_queue_retention_days"))
+    with transaction.atomic(), connection.cursor() as cursor:
+        old_nodes = """
+            SELECT source_node_id FROM relationships
+            WHERE auto_managed AND last_inference_update < now() - make_interval(days => %(age)s)
+            UNION
+            SELECT target_node_id FROM relationships
+            WHERE auto_managed AND last_inference_update < now() - make_interval(days => %(age)s)
+        """
+        if dry_run:
+            cursor.execute(f"SELECT count(*) FROM ({old_nodes}) AS n", {"age": age})
+            report.nodes_requeued = cursor.fetchone()[0]
+            cursor.execute("SELECT count(*) FROM relationship_inference_queue WHERE status IN ('completed', "
+                           "'cancelled') AND completed_at < now() - make_interval(days => %s)", [retention])
+            report.queue_rows_deleted = cursor.fetchone()[0]
+        else:
+            cursor.execute(f"SELECT inference_enqueue(ARRAY({old_nodes}), 1)", {"age": age})
+            report.nodes_requeued = cursor.fetchone()[0]
+            cursor.execute("DELETE FROM relationship_inference_queue WHERE status IN ('completed', 'cancelled') "
+                           "AND completed_at < now() - make_interval(days => %s)", [retention])
+            report.queue_rows_deleted = cursor.rowcount
+    return report

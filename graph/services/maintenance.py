@@ -1,0 +1,133 @@
+"""The maintenance ``run_worker`` does besides inference (docs/inference.md, "run_worker"): each job is a plain
+service call that is safe to repeat, runs only when due, and is guarded by a PostgreSQL advisory lock so that one
+worker anywhere runs it at a time (the others skip it). ``maintenance_runs`` records the last run of each.
+
+| job | due | what it calls |
+|---|---|---|
+| ``refresh_views`` | at every check; the SQL function decides per view (interval, writes since) | ``materialized_views_refresh(due_only=True)`` |
+| ``recalculate_confidence`` | ``confidence_stale_hours / 2`` after the last run | ``confidence_recalculate(stale_only=True)`` |
+| ``cleanup_relationships`` | ``inference_cleanup_interval_hours`` after the last run | ``relationships_cleanup()`` |
+
+Vector-index optimisation joins this table when the vector issue provides it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import connection
+from django.utils import timezone
+
+from config_admin.selectors import config_get
+from graph.models import MaintenanceRun
+from graph.services.confidence import confidence_recalculate
+from graph.services.inference import relationships_cleanup
+from graph.services.matviews import materialized_views_refresh
+from kgsite.errors import DomainError
+
+logger = logging.getLogger(__name__)
+
+
+def _views() -> str:
+    results = materialized_views_refresh(due_only=True)
+    done = [f"{r.view_name} ({r.row_count:,} rows, {r.duration_ms:,} ms)" for r in results if r.refreshed]
+    return f"refreshed {', '.join(done)}" if done else "no view was due"
+
+
+def _confidence() -> str:
+    return " ".join(confidence_recalculate(stale_only=True).lines())
+
+
+def _cleanup() -> str:
+    return " ".join(relationships_cleanup().lines())
+
+
+def _every(hours: Callable[[], float]) -> Callable[[MaintenanceRun | None], bool]:
+    def due(last: MaintenanceRun | None) -> bool:
+        return last is None or last.last_started_at is None or \
+            timezone.now() - last.last_started_at >= timedelta(hours=hours())
+    return due
+
+
+@dataclass(frozen=True)
+class MaintenanceJob:
+    name: str
+    due: Callable[[MaintenanceRun | None], bool]
+    run: Callable[[], str]
+
+    @property
+    def lock_key(self) -> str:
+        return f"kgsite.maintenance.{self.name}"
+
+
+JOBS = (
+    MaintenanceJob("refresh_views", lambda last: True, _views),
+    MaintenanceJob("recalculate_confidence", _every(lambda: int(config_get("confidence_stale_hours")) / 2),
+                   _confidence),
+    MaintenanceJob("cleanup_relationships", _every(lambda: int(config_get("inference_cleanup_interval_hours"))),
+                   _cleanup),
+)
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    job: str
+    ran: bool
+    succeeded: bool | None
+    result: str
+
+
+def maintenance_job_run(job: MaintenanceJob, *, worker: str) -> JobOutcome:
+    """Run ``job`` if it is due and no other worker holds its lock; record the run."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(hashtext(%s))", [job.lock_key])
+        if not cursor.fetchone()[0]:
+            return JobOutcome(job.name, False, None, "another worker is running it")
+    try:
+        last = MaintenanceRun.objects.filter(job=job.name).first()
+        if not job.due(last):
+            return JobOutcome(job.name, False, None, "not due")
+        started = timezone.now()
+        MaintenanceRun.objects.update_or_create(
+            job=job.name, defaults={"last_started_at": started, "last_worker": worker})
+        clock = time.perf_counter()
+        try:
+            result, succeeded = job.run(), True
+        except DomainError as exc:  # a refusal with its code (another run holds a lock, a bad setting)
+            result, succeeded = str(exc), False
+        except Exception as exc:  # a bug: logged with its traceback, recorded, and the worker carries on
+            logger.exception("maintenance job %s failed", job.name)
+            result, succeeded = f"{type(exc).__name__}: {exc}", False
+        result = f"{result} ({time.perf_counter() - clock:.1f} s)"
+        run = MaintenanceRun.objects.get(job=job.name)
+        run.last_finished_at, run.last_succeeded, run.last_result = timezone.now(), succeeded, result[:4000]
+        run.runs += 1
+        run.save()
+        return JobOutcome(job.name, True, succeeded, result)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(hashtext(%s))", [job.lock_key])
+
+
+class MaintenanceSchedule:
+    """Checks the jobs every ``worker_maintenance_interval_seconds`` (call ``tick`` as often as you like)."""
+
+    def __init__(self, *, worker: str, jobs: tuple[MaintenanceJob, ...] = JOBS,
+                 report: Callable[[JobOutcome], None] | None = None):
+        self.worker, self.jobs, self.report = worker, jobs, report
+        self._next_check = 0.0
+
+    def tick(self) -> list[JobOutcome]:
+        now = time.monotonic()
+        if now < self._next_check:
+            return []
+        self._next_check = now + int(config_get("worker_maintenance_interval_seconds"))
+        outcomes = [maintenance_job_run(job, worker=self.worker) for job in self.jobs]
+        for outcome in outcomes:
+            if outcome.ran and self.report:
+                self.report(outcome)
+        return outcomes
