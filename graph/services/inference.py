@@ -29,7 +29,7 @@ from django.utils.dateparse import parse_datetime
 
 from config_admin.selectors import config_get
 from graph.errors import BAD_INFERENCE_SETTING, NOTHING_TO_QUEUE, GraphError
-from graph.models import InferenceQueueItem, Node, Relationship
+from graph.models import Node, Relationship
 from kgsite.db import row_count
 
 RULE_VERSION = 1
@@ -214,7 +214,8 @@ WITH batch AS MATERIALIZED (
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM scored), (SELECT count(*) FROM kept),
-       (SELECT count(*) FILTER (WHERE inserted) FROM written), (SELECT count(*) FILTER (WHERE NOT inserted) FROM written),
+       (SELECT count(*) FILTER (WHERE inserted) FROM written),
+       (SELECT count(*) FILTER (WHERE NOT inserted) FROM written),
        (SELECT count(*) FROM removed), (SELECT count(*) FROM counted WHERE carriers > %(cap)s)
 """
 

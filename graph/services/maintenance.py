@@ -2,11 +2,11 @@
 service call that is safe to repeat, runs only when due, and is guarded by a PostgreSQL advisory lock so that one
 worker anywhere runs it at a time (the others skip it). ``maintenance_runs`` records the last run of each.
 
-| job | due | what it calls |
-|---|---|---|
-| ``refresh_views`` | at every check; the SQL function decides per view (interval, writes since) | ``materialized_views_refresh(due_only=True)`` |
-| ``recalculate_confidence`` | ``confidence_stale_hours / 2`` after the last run | ``confidence_recalculate(stale_only=True)`` |
-| ``cleanup_relationships`` | ``inference_cleanup_interval_hours`` after the last run | ``relationships_cleanup()`` |
+* ``refresh_views``: at every check; the SQL function decides per view (interval, writes since):
+  ``materialized_views_refresh(due_only=True)``.
+* ``recalculate_confidence``: ``confidence_stale_hours / 2`` after the last run:
+  ``confidence_recalculate(stale_only=True)``.
+* ``cleanup_relationships``: ``inference_cleanup_interval_hours`` after the last run: ``relationships_cleanup()``.
 
 Vector-index optimisation joins this table when the vector issue provides it.
 """

@@ -1,16 +1,20 @@
-"""``manage.py quickstart``: migrate, ensure a superuser, load the demo graph, then serve with gunicorn.
+"""``manage.py quickstart``: migrate, ensure a superuser, load the demo graph, then serve with gunicorn and run one
+background worker (``run_worker``: inference and maintenance) beside it.
 
 The site it serves behaves like production: ``DEBUG`` off (friendly 404 and 500 pages, no URL list, no
 tracebacks) and static files collected with hashed names, which WhiteNoise serves with a far-future
 ``Cache-Control``. ``--debug`` opts in to Django's debug pages (and unhashed static files) for development.
+Ctrl-C (or SIGTERM) stops both processes; if one of them ends, the other is stopped too.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 
 from django.conf import settings
 from django.core.management import call_command
@@ -67,8 +71,10 @@ class Command(DomainCommand):
         parser.add_argument("--no-demo", action="store_true", help="Do not load the demo graph.")
         parser.add_argument("--debug", action="store_true",
                             help="Serve with DEBUG on (Django's debug pages; for development only).")
+        parser.add_argument("--no-worker", action="store_true",
+                            help="Do not run the background worker (run_worker) beside the web server.")
 
-    def handle(self, *args, no_serve, bind, workers, no_demo, debug, **options):
+    def handle(self, *args, no_serve, bind, workers, no_demo, debug, no_worker, **options):
         host, port = parse_bind(bind)
         workers = parse_workers(workers)
         verbosity = options["verbosity"]
@@ -119,30 +125,70 @@ class Command(DomainCommand):
             return
         if debug:
             self.stderr.write("Warning: --debug serves Django's debug pages; never use it on a shared network.")
+        if not no_worker:
+            self.stdout.write("Worker: inference and maintenance run in the background (python manage.py run_worker)")
         self.stdout.write("Stop:   press Ctrl+C")
-        self._serve(bind, workers, debug)
+        self._serve(bind, workers, debug, worker=not no_worker)
 
-    def _serve(self, bind: str, workers: int, debug: bool):
-        """Collect the static files for the serving settings, then replace this process with gunicorn, run from
-        the project root so relative paths resolve."""
+    def _serve(self, bind: str, workers: int, debug: bool, worker: bool):
+        """Collect the static files for the serving settings, then run gunicorn (and the worker) from the project
+        root, so relative paths resolve, until Ctrl-C or until one of them ends."""
         env = serving_environment(debug)
         connections.close_all()
         if not debug:
             self.stdout.write("Collecting static files...")
             subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
                            cwd=settings.BASE_DIR, env=env, check=True)
-        self.stdout.flush()
-        self.stderr.flush()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os.chdir(settings.BASE_DIR)
-        os.execvpe(sys.executable, gunicorn_argv(bind, workers), env)
+        for stream in (self.stdout, self.stderr, sys.stdout, sys.stderr):
+            stream.flush()
+        argvs = [gunicorn_argv(bind, workers)] + ([worker_argv()] if worker else [])
+        sys.exit(supervise(argvs, cwd=settings.BASE_DIR, env=env))
 
 
 def serving_environment(debug: bool) -> dict[str, str]:
     """The environment of the served site: this one, with DEBUG and the static-file storage set explicitly."""
     return {**os.environ, "DEBUG": "true" if debug else "false",
             "KGSITE_STATIC_MANIFEST": "false" if debug else "true"}
+
+
+def worker_argv() -> list[str]:
+    return [sys.executable, "manage.py", "run_worker"]
+
+
+def supervise(argvs: list[list[str]], *, cwd, env: dict[str, str], grace_seconds: float = 20.0) -> int:
+    """Start every command; when one ends, or on SIGINT/SIGTERM, send SIGTERM to the others (each finishes what it
+    has in hand), wait up to ``grace_seconds``, then kill what is left. Returns the first exit status (0 when
+    stopped by a signal)."""
+    stopping = []
+
+    def stop(signum, frame):
+        stopping.append(signum)
+
+    previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGINT, signal.SIGTERM)}
+    # A terminal's Ctrl-C reaches the whole process group: the children get their SIGINT directly, too.
+    processes = [subprocess.Popen(argv, cwd=cwd, env=env) for argv in argvs]
+    status = 0
+    try:
+        while not stopping:
+            ended = [process for process in processes if process.poll() is not None]
+            if ended:
+                status = ended[0].returncode
+                break
+            time.sleep(0.2)
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + grace_seconds
+        for process in processes:
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return status
 
 
 def gunicorn_argv(bind: str, workers: int) -> list[str]:
