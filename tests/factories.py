@@ -186,8 +186,22 @@ class ReferenceFactory(DjangoModelFactory):
 
 
 class InferenceQueueItemFactory(DjangoModelFactory):
+    """A queue row. Creating a node queues it already (a trigger; one pending row per node): a pending row asked
+    for a node that has one is that row, updated with the other fields given."""
+
     class Meta:
         model = InferenceQueueItem
 
     node = factory.SubFactory(NodeFactory)
     status = QueueStatus.PENDING
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        if kwargs.get("status") == QueueStatus.PENDING:
+            waiting = model_class.objects.filter(node=kwargs["node"], status=QueueStatus.PENDING).first()
+            if waiting is not None:
+                for name, value in kwargs.items():
+                    setattr(waiting, name, value)
+                waiting.save()
+                return waiting
+        return super()._create(model_class, *args, **kwargs)

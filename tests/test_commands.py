@@ -151,6 +151,36 @@ CASES: dict[str, list[Case]] = {
         case("--due", "extra", code=ARGPARSE),
         case("--bogus", code=ARGPARSE),
     ],
+    "queue_inference": [
+        case(code=ARGPARSE),  # which nodes is required
+        case("--all", "--node", "1", code=ARGPARSE),
+        case("--node", code=ARGPARSE),
+        case("--node", "x", code=ARGPARSE),
+        case("--node", ARABIC_THREE, code=ARGPARSE),
+        case("--node", HUGE, code=ARGPARSE),
+        case("--node", "999999", code="RG-INFER-002"),
+        case("--type", "no-such-type", code="RG-INFER-002"),
+        case("--type", f"a{NUL}b", code="RG-INFER-002"),
+        case("--all", "--priority", "0", code=ARGPARSE),
+        case("--all", "--priority", "11", code=ARGPARSE),
+    ],
+    "run_inference": [
+        case("--once", "--loop", code=ARGPARSE),
+        case("--batch-size", "0", code=ARGPARSE),
+        case("--batch-size", HUGE, code=ARGPARSE),
+        case("--batch-size", ARABIC_THREE, code=ARGPARSE),
+        case("--batch-size", "1e3", code=ARGPARSE),
+        case("extra", code=ARGPARSE),
+    ],
+    "run_worker": [
+        case("--batch-size", "0", code=ARGPARSE),
+        case("--batch-size", "-5", code=ARGPARSE),
+        case("--once", code=ARGPARSE),
+    ],
+    "cleanup_relationships": [
+        case("--dry-run", "extra", code=ARGPARSE),
+        case("--bogus", code=ARGPARSE),
+    ],
     "recalculate_confidence": [
         case("--batch-size", "0", code=ARGPARSE),
         case("--batch-size", "99", code=ARGPARSE),  # below the smallest batch
@@ -242,7 +272,8 @@ def test_a_command_on_an_unmigrated_database_says_so(capsys):
 
     with scratch_database() as db:
         for args in (["config", "list"], ["generate_graph", "--nodes", "10"], ["move_node", "1", "--root"],
-                     ["recalculate_confidence"], ["refresh_views"]):
+                     ["recalculate_confidence"], ["refresh_views"], ["queue_inference", "--all"],
+                     ["run_inference"], ["run_worker"], ["cleanup_relationships"]):
             result = manage(db, *args, check=False)
             assert result.returncode == 1, (args, result.stdout, result.stderr)
             assert result.stderr.startswith("RG-DB-001: the database is not ready"), result.stderr

@@ -346,8 +346,9 @@ def inference_queue(*, node_ids: list[int] | None = None, all_nodes: bool = Fals
         elif all_nodes:
             cursor.execute("SELECT inference_enqueue(ARRAY(SELECT node_id FROM nodes), %s)", [priority])
         else:
-            if not Node.objects.filter(node_type=node_type).exists():
-                raise GraphError(f"no node has the type {node_type!r}; nothing was queued", code=NOTHING_TO_QUEUE)
+            if "\x00" in node_type or len(node_type) > Node._meta.get_field("node_type").max_length \
+                    or not Node.objects.filter(node_type=node_type).exists():
+                raise GraphError(f"no node has the type {node_type[:60]!r}; nothing was queued", code=NOTHING_TO_QUEUE)
             cursor.execute("SELECT inference_enqueue(ARRAY(SELECT node_id FROM nodes WHERE node_type = %s), %s)",
                            [node_type, priority])
         return cursor.fetchone()[0]

@@ -25,8 +25,8 @@ MAX_QUERIES = 16
 
 @pytest.fixture
 def graph(user):
-    """Three people and a topic: two attributes, three relationships (one inferred), a citation, three queue items
-    (two pending)."""
+    """Three people and a topic: two attributes, three relationships (one inferred), a citation, five queue items
+    (four pending: creating a node queues it, and the factory's pending rows are those; one completed)."""
     nodes = [NodeFactory(node_type="person", created_by=user) for _ in range(3)]
     nodes.append(NodeFactory(label="optics", name="Optics", node_type="topic", created_by=user))
     NodeAttributeFactory(node=nodes[0], attribute_key="born", attribute_value="1815")
@@ -62,7 +62,7 @@ def test_overview_counts(graph):
     assert overview.auto_managed_relationships.value == 1
     assert overview.external_resources.value == 1
     assert overview.references.value == 1
-    assert overview.pending_inference.value == 2
+    assert overview.pending_inference.value == 4
     assert overview.config_parameters.value == SystemConfig.objects.count()
     assert not overview.any_estimated
 
@@ -76,7 +76,7 @@ def test_home_shows_counts(client, user, graph, django_assert_max_num_queries):
     content = response.content.decode()
     expected = {
         "nodes": "4", "node_attributes": "2", "relationships": "3", "external_resources": "1", "references": "1",
-        "pending_inference": "2", "config_parameters": str(SystemConfig.objects.count()),
+        "pending_inference": "4", "config_parameters": str(SystemConfig.objects.count()),
     }
     for key, value in expected.items():
         assert _count_cell(content, key) == value, key

@@ -134,3 +134,30 @@ def test_demo_loader_refusal_is_reported_and_a_bug_is_not_disguised(monkeypatch)
     monkeypatch.setattr("graph.management.commands.quickstart.demo_graph_load", bug)
     with pytest.raises(ValueError, match="a programming error"):  # not turned into a tidy CommandError
         run()
+
+
+def test_supervise_stops_the_other_process_when_one_ends(tmp_path):
+    """quickstart serves gunicorn and run_worker side by side: when one ends, the other gets SIGTERM."""
+    import sys
+    import time
+
+    from graph.management.commands.quickstart import supervise
+
+    marker = tmp_path / "terminated"
+    waiter = ("import signal, sys, time, pathlib\n"
+              f"signal.signal(signal.SIGTERM, lambda *a: (pathlib.Path({str(marker)!r}).write_text('yes'), "
+              "sys.exit(0)))\n"
+              "time.sleep(60)\n")
+    started = time.monotonic()
+    ends = "import sys, time; time.sleep(1.5); sys.exit(3)"  # the other has its SIGTERM handler by then
+    status = supervise([[sys.executable, "-c", ends], [sys.executable, "-c", waiter]],
+                       cwd=tmp_path, env=None, grace_seconds=10)
+    assert status == 3
+    assert marker.read_text() == "yes"  # stopped by SIGTERM, cleanly
+    assert time.monotonic() - started < 10
+
+
+def test_quickstart_offers_to_leave_the_worker_out():
+    from graph.management.commands.quickstart import Command
+
+    assert "--no-worker" in Command().create_parser("manage.py", "quickstart").format_help()
