@@ -29,7 +29,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from django.db import DatabaseError, IntegrityError, OperationalError, connection, transaction
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, connection, transaction
 
 from config_admin.selectors import config_get
 from graph.choices import QueueStatus
@@ -281,14 +281,27 @@ def inference_worker_run(*, mode: str = Mode.DRAIN, batch_size: int | None = Non
     worker = worker_identity()
     report = WorkerReport(worker=worker)
     started = time.perf_counter()
-    with connection.cursor() as cursor:
-        # A worker killed mid-statement leaves its backend running until it next writes to the socket; with this
-        # the server notices the dead client within seconds and rolls the batch back.
-        cursor.execute("SET client_connection_check_interval = '2s'")
+    session_ready = False
     while not stop.is_set():
-        report.rescued += len(queue_rescue_expired())
-        size = batch_size or int(config_get("inference_batch_size"))
-        batch = queue_claim(batch_size=size, worker=worker)
+        try:
+            if not session_ready:
+                with connection.cursor() as cursor:
+                    # A worker killed mid-statement leaves its backend running until it next writes to the socket;
+                    # with this the server notices the dead client within seconds and rolls the batch back.
+                    cursor.execute("SET client_connection_check_interval = '2s'")
+                session_ready = True
+            report.rescued += len(queue_rescue_expired())
+            size = batch_size or int(config_get("inference_batch_size"))
+            batch = queue_claim(batch_size=size, worker=worker)
+        except (OperationalError, InterfaceError) as exc:
+            if mode != Mode.LOOP:
+                raise
+            # The database went away (a restart, a failover): a long-running worker waits and reconnects.
+            logger.warning("worker %s lost the database (%s); retrying", worker, _error_text(exc))
+            connection.close()
+            session_ready = False
+            stop.wait(5)
+            continue
         if not batch.items:
             if mode != Mode.LOOP:
                 break
