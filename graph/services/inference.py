@@ -151,14 +151,15 @@ WITH batch AS MATERIALIZED (
 ), kept_attributes AS MATERIALIZED (
     -- Both ends' attributes, found by node id (a few per node), matched below by hashing: never through the
     -- value index, which a common value makes slow.
-    SELECT k.source_id, k.target_id, true AS at_source, a.value_key, a.attribute_type, a.attribute_key,
+    SELECT k.source_id, k.target_id, true AS at_source, a.value_key, a.attribute_id, a.attribute_type, a.attribute_key,
            left(a.attribute_value, {VALUE_SHOWN}) AS attribute_value, {_EVIDENCE.format(t="a")} AS evidence
     FROM kept k JOIN node_attributes a ON a.node_id = k.source_id
     UNION ALL
-    SELECT k.source_id, k.target_id, false, a.value_key, NULL, NULL, NULL, {_EVIDENCE.format(t="a")}
+    SELECT k.source_id, k.target_id, false, a.value_key, a.attribute_id, NULL, NULL, NULL, {_EVIDENCE.format(t="a")}
     FROM kept k JOIN node_attributes a ON a.node_id = k.target_id
 ), kept_values AS MATERIALIZED (
     SELECT s.source_id, s.target_id, s.attribute_type, s.attribute_key, s.attribute_value, c.carriers,
+           s.attribute_id AS source_attribute, t.attribute_id AS target_attribute,
            s.evidence AS source_evidence, t.evidence AS target_evidence,
            c.rarity * sqrt(s.evidence) * sqrt(t.evidence) AS contribution
     FROM kept_attributes s
@@ -170,6 +171,7 @@ WITH batch AS MATERIALIZED (
     SELECT source_id, target_id,
            coalesce(jsonb_agg(jsonb_build_object(
                         'type', attribute_type, 'key', attribute_key, 'value', attribute_value, 'carriers', carriers,
+                        'source_attribute', source_attribute, 'target_attribute', target_attribute,
                         'source_evidence', round(source_evidence::numeric, 4),
                         'target_evidence', round(target_evidence::numeric, 4),
                         'contribution', round(contribution::numeric, 4))
@@ -281,6 +283,8 @@ class SharedValue:
     source_evidence: float
     target_evidence: float
     contribution: float
+    source_attribute: int | None = None  # attribute ids on each side, as they were when inferred
+    target_attribute: int | None = None
 
 
 @dataclass(frozen=True)
@@ -310,7 +314,9 @@ def relationship_inference_explained(relationship: Relationship) -> InferenceExp
                               value=str(item["value"]), carriers=int(item["carriers"]),
                               source_evidence=float(item["source_evidence"]),
                               target_evidence=float(item["target_evidence"]),
-                              contribution=float(item["contribution"]))
+                              contribution=float(item["contribution"]),
+                              source_attribute=item.get("source_attribute"),
+                              target_attribute=item.get("target_attribute"))
                   for item in record["shared"]]
         too_common = [(str(item["type"]), str(item["key"]), str(item["value"]))
                       for item in record.get("too_common") or []]

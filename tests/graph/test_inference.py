@@ -192,6 +192,10 @@ def test_the_explanation_names_the_shared_and_the_too_common_values(graph):
         ("property", "color", "red", 3), ("property", "shape", "round", 3)}
     assert explanation.too_common == [("classification", "status", "active")]
     assert explanation.nodes == 5 and explanation.max_value_nodes == 3 and explanation.rule == 1
+    a_color = NodeAttribute.objects.get(node=graph["A"], attribute_key="color").pk
+    b_color = NodeAttribute.objects.get(node=graph["B"], attribute_key="color").pk
+    color = next(v for v in explanation.shared if v.attribute_key == "color")
+    assert {color.source_attribute, color.target_attribute} == {a_color, b_color}
     assert explanation.score == pytest.approx(float(inferred(graph["A"], graph["B"]).inference_confidence))
 
 
