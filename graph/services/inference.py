@@ -158,15 +158,20 @@ WITH batch AS MATERIALIZED (
     SELECT k.source_id, k.target_id, false, a.value_key, a.attribute_id, NULL, NULL, NULL, {_EVIDENCE.format(t="a")}
     FROM kept k JOIN node_attributes a ON a.node_id = k.target_id
 ), kept_values AS MATERIALIZED (
-    SELECT s.source_id, s.target_id, s.attribute_type, s.attribute_key, s.attribute_value, c.carriers,
-           s.attribute_id AS source_attribute, t.attribute_id AS target_attribute,
-           s.evidence AS source_evidence, t.evidence AS target_evidence,
-           c.rarity * sqrt(s.evidence) * sqrt(t.evidence) AS contribution
-    FROM kept_attributes s
-    JOIN kept_attributes t ON t.source_id = s.source_id AND t.target_id = s.target_id AND t.value_key = s.value_key
-                           AND NOT t.at_source
-    JOIN counted c ON c.value_key = s.value_key
-    WHERE s.at_source
+    -- The values both ends carry: a group of two per (pair, value). Grouping, not a self-join: the planner
+    -- cannot estimate the CTE's size and would nest the loops.
+    SELECT g.*, c.carriers, c.rarity * sqrt(g.source_evidence) * sqrt(g.target_evidence) AS contribution
+    FROM (SELECT source_id, target_id, value_key,
+                 max(attribute_type) AS attribute_type, max(attribute_key) AS attribute_key,
+                 max(attribute_value) AS attribute_value,
+                 max(attribute_id) FILTER (WHERE at_source) AS source_attribute,
+                 max(attribute_id) FILTER (WHERE NOT at_source) AS target_attribute,
+                 max(evidence) FILTER (WHERE at_source) AS source_evidence,
+                 max(evidence) FILTER (WHERE NOT at_source) AS target_evidence
+          FROM kept_attributes
+          GROUP BY source_id, target_id, value_key
+          HAVING count(*) = 2) AS g
+    JOIN counted c USING (value_key)
 ), reasons AS (
     SELECT source_id, target_id,
            coalesce(jsonb_agg(jsonb_build_object(

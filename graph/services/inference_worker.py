@@ -167,16 +167,16 @@ def _is_transient(exc: BaseException) -> bool:
 
 
 def _infer_and_complete(batch: Batch, items: list[QueueItem], parameters: InferenceParameters,
-                        nodes: int) -> InferenceResult:
-    """One transaction: the inference of ``items`` and their completion. Deadlocks are retried at once."""
+                        nodes: int) -> tuple[InferenceResult, int]:
+    """One transaction: the inference of ``items`` and their completion; returns the result and how many rows
+    this batch still held and completed. Deadlocks are retried at once."""
     for attempt in range(_TRANSIENT_ATTEMPTS):
         try:
             with transaction.atomic():
                 result = relationships_infer(node_ids=[item.node_id for item in items], parameters=parameters,
                                              nodes=nodes)
                 with connection.cursor() as cursor:
-                    _complete(cursor, batch, items)
-                return result
+                    return result, _complete(cursor, batch, items)
         except OperationalError as exc:
             if not _is_transient(exc) or attempt == _TRANSIENT_ATTEMPTS - 1:
                 raise
@@ -217,8 +217,8 @@ def batch_process(batch: Batch, *, parameters: InferenceParameters | None = None
     nodes = graph_node_count()
     groups = [batch.items]
     try:
-        outcome.result.add(_infer_and_complete(batch, batch.items, parameters, nodes))
-        outcome.completed = len(batch.items)
+        result, outcome.completed = _infer_and_complete(batch, batch.items, parameters, nodes)
+        outcome.result.add(result)
         groups = []
     except Exception as exc:  # any error: the nodes are retried one by one, then failed with the message
         if len(batch.items) == 1:
@@ -230,8 +230,9 @@ def batch_process(batch: Batch, *, parameters: InferenceParameters | None = None
             groups = [[item] for item in batch.items]
     for group in groups:
         try:
-            outcome.result.add(_infer_and_complete(batch, group, parameters, nodes))
-            outcome.completed += 1
+            result, completed = _infer_and_complete(batch, group, parameters, nodes)
+            outcome.result.add(result)
+            outcome.completed += completed
         except Exception as exc:
             _record_failure(batch, group[0], exc, outcome)
     outcome.seconds = time.perf_counter() - started
