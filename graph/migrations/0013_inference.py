@@ -148,7 +148,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='inferencequeueitem',
-            index=models.Index(condition=models.Q(('status', 'pending')), fields=['-priority', 'queued_at', 'queue_id'], name='idx_inference_queue_claim'),
+            index=models.Index(models.OrderBy(models.F('priority'), descending=True, nulls_last=True), models.F('queued_at'), models.F('queue_id'), condition=models.Q(('status', 'pending')), name='idx_inference_queue_claim'),
         ),
         migrations.AddIndex(
             model_name='inferencequeueitem',

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from graph.choices import QueueStatus
 from graph.models.common import node_fk, node_label, timestamp_now_field
@@ -69,8 +69,9 @@ class InferenceQueueItem(models.Model):
             models.Index(fields=["retry_count", "max_retries"], name="idx_inference_queue_retry"),
             # Not in the spec: the claim's order among pending rows, and the recent completions (throughput,
             # retention).
-            models.Index(fields=["-priority", "queued_at", "queue_id"], name="idx_inference_queue_claim",
-                         condition=Q(status="pending")),
+            # (NULLS LAST: the spec allows a NULL priority, which must not jump the queue.)
+            models.Index(F("priority").desc(nulls_last=True), F("queued_at"), F("queue_id"),
+                         name="idx_inference_queue_claim", condition=Q(status="pending")),
             models.Index(fields=["completed_at"], name="idx_inference_queue_completed",
                          condition=Q(status__in=["completed", "failed", "cancelled"])),
         ]

@@ -72,7 +72,7 @@ def queue_claim(*, batch_size: int, worker: str, lease_seconds: int | None = Non
             WITH picked AS (
                 SELECT queue_id FROM relationship_inference_queue
                 WHERE status = 'pending' AND (run_after IS NULL OR run_after <= now())
-                ORDER BY priority DESC, queued_at, queue_id
+                ORDER BY priority DESC NULLS LAST, queued_at, queue_id
                 LIMIT %s
                 FOR UPDATE SKIP LOCKED
             )

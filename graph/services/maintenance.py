@@ -92,8 +92,10 @@ def maintenance_job_run(job: MaintenanceJob, *, worker: str) -> JobOutcome:
         if not job.due(last):
             return JobOutcome(job.name, False, None, "not due")
         started = timezone.now()
+        # The row describes this run from now on: the last run's outcome is not mixed into it.
         MaintenanceRun.objects.update_or_create(
-            job=job.name, defaults={"last_started_at": started, "last_worker": worker})
+            job=job.name, defaults={"last_started_at": started, "last_worker": worker, "last_finished_at": None,
+                                    "last_succeeded": None, "last_result": "running"})
         clock = time.perf_counter()
         try:
             result, succeeded = job.run(), True

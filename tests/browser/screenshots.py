@@ -1,8 +1,9 @@
 """Screenshots of the main pages at 1400 and 390 px: ``python -m tests.browser.screenshots``.
 
 Serves the site exactly as the browser tests do (``tests/browser/server.py``: collectstatic with hashed names,
-gunicorn with ``DEBUG=false``, the demo graph, a superuser and a few audited configuration changes) on a database
-of its own, created on the same PostgreSQL server (``KGSITE_SCREENSHOT_DATABASE``, default
+gunicorn with ``DEBUG=false``, the demo graph, a superuser and a few audited configuration changes, plus
+``seed_inference``: the demo graph inferred by the worker, a few failed and waiting queue items, the maintenance
+jobs run once) on a database of its own, created on the same PostgreSQL server (``KGSITE_SCREENSHOT_DATABASE``, default
 ``test_kgsite_screenshots``; dropped at the end), logs in through the login form with Debian's Chromium and writes
 full-page PNGs named ``<page>-<width>.png`` into ``docs/screenshots/`` (or ``--out``).
 
@@ -22,15 +23,58 @@ from tests.browser import server as harness
 
 DEFAULT_DATABASE = "test_kgsite_screenshots"
 WIDTHS = (1400, 390)
-# name -> path; {node} is the demo's Python.
+# name -> path; {node} is the demo's Python, {inferred} an inferred relationship (Go ↔ Rust).
 PAGES = {
     "home": "/",
     "node-list": "/admin/graph/node/",
     "node-change": "/admin/graph/node/{node}/change/",
     "relationship-add": "/admin/graph/relationship/add/",
+    "relationship-inferred": "/admin/graph/relationship/{inferred}/change/",
+    "inference-queue": "/admin/graph/inferencequeueitem/",
     "config-list": "/admin/config_admin/systemconfig/",
     "audit-log": "/admin/config_admin/configauditlog/",
 }
+# The inferred relationship shown: two languages of the demo graph that share several values.
+INFERRED_PAIR = ("Go", "Rust")
+WORKER = "kg-worker-1:48213"  # the worker named on the queue page
+FAILURES = {  # node name -> the error its queue item failed with
+    "COBOL": "OperationalError: canceling statement due to statement timeout\nCONTEXT: SQL statement in "
+             "relationships_infer (batch of 250 nodes)",
+    "Fortran": "OperationalError: could not obtain lock on row in relation \"relationships\"",
+}
+
+
+def seed_inference() -> dict:
+    """What the inference pages show, committed: the worker infers the whole demo graph (real relationships with
+    their explanations, real completions), two items fail with an error, a worker holds one, three wait; the
+    maintenance jobs run once. Returns ``inferred_id`` (the ``INFERRED_PAIR`` relationship)."""
+    from datetime import timedelta
+
+    from django.db.models import Q
+    from django.utils import timezone
+
+    from graph.models import InferenceQueueItem, Node, Relationship
+    from graph.services.inference import inference_queue
+    from graph.services.inference_worker import inference_worker_run
+    from graph.services.maintenance import MaintenanceSchedule
+
+    inference_worker_run()  # drains the queue the demo graph's load filled
+    nodes = {node.name: node for node in Node.objects.filter(name__in=[*FAILURES, *INFERRED_PAIR, "Python",
+                                                                         "Kotlin", "Swift", "Haskell"])}
+    now = timezone.now()
+    for name, error in FAILURES.items():
+        InferenceQueueItem.objects.create(
+            node=nodes[name], status="failed", retry_count=3, max_retries=3, error_message=error,
+            queued_at=now - timedelta(minutes=50), started_at=now - timedelta(minutes=12),
+            completed_at=now - timedelta(minutes=11), processing_node=WORKER)
+    InferenceQueueItem.objects.create(
+        node=nodes["Haskell"], status="processing", processing_node=WORKER, batch_id="5f0c2a9e",
+        started_at=now - timedelta(seconds=20), estimated_completion=now + timedelta(minutes=5))
+    inference_queue(node_ids=[nodes[name].pk for name in ("Python", "Kotlin", "Swift")], priority=8)
+    MaintenanceSchedule(worker=WORKER).tick()
+    low, high = sorted((nodes[INFERRED_PAIR[0]].pk, nodes[INFERRED_PAIR[1]].pk))
+    inferred = Relationship.objects.get(Q(source_node_id=low, target_node_id=high), auto_managed=True)
+    return {"inferred_id": inferred.pk}
 
 
 def _arguments(argv):
@@ -54,7 +98,8 @@ def _setup_django(database: str):
     return connection
 
 
-def shoot(*, base_url: str, node_id: int, out: Path, pages: list[str], widths: list[int]) -> list[Path]:
+def shoot(*, base_url: str, node_id: int, inferred_id: int, out: Path, pages: list[str],
+          widths: list[int]) -> list[Path]:
     from playwright.sync_api import sync_playwright
 
     written = []
@@ -72,7 +117,7 @@ def shoot(*, base_url: str, node_id: int, out: Path, pages: list[str], widths: l
                 )
                 page = context.new_page()
                 for name in pages:
-                    response = page.goto(base_url + PAGES[name].format(node=node_id))
+                    response = page.goto(base_url + PAGES[name].format(node=node_id, inferred=inferred_id))
                     if response is None or not response.ok:
                         raise harness.BrowserHarnessError(f"{name}: {response.status if response else 'no answer'}")
                     target = out / f"{name}-{width}.png"
@@ -96,10 +141,12 @@ def main(argv=None) -> int:
         try:
             harness.require_test_database(connection.settings_dict)
             seeded = harness.seed_site()
+            seeded.update(seed_inference())
             connection.close()
             server = harness.SiteServer(db_url=harness.database_url(connection.settings_dict),
                                         static_root=tmp / "static", log_path=tmp / "gunicorn.log").start()
-            written = shoot(base_url=server.base_url, node_id=seeded["showcase_node_id"], out=args.out,
+            written = shoot(base_url=server.base_url, node_id=seeded["showcase_node_id"],
+                            inferred_id=seeded["inferred_id"], out=args.out,
                             pages=args.only or list(PAGES), widths=args.width or list(WIDTHS))
         except harness.BrowserHarnessError as exc:
             print(f"screenshots: {exc}", file=sys.stderr)
