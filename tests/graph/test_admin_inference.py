@@ -497,7 +497,7 @@ def test_hostile_node_names_and_errors_are_escaped_on_the_queue_page(admin_clien
 
 
 def test_actions_refuse_a_selection_too_big_for_one_statement(admin_client_for, queue, monkeypatch):
-    from graph import admin as graph_admin
+    from graph import admin_inference as graph_admin
 
     monkeypatch.setattr(graph_admin, "ACTION_LIMIT", 1)
     before = statuses()
