@@ -59,6 +59,7 @@ class Site:
     server: harness.SiteServer
     showcase_node_id: int  # the demo's Python: many attributes, links and relationships
     config_id: int  # a configuration parameter with an audited change
+    inferred_relationship_id: int  # a relationship inference made, with its explanation
 
     @property
     def base_url(self) -> str:

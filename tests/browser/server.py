@@ -144,16 +144,18 @@ def collect_static(static_root: Path) -> None:
 def seed_site() -> dict:
     """Write the rows the pages show, committed (call it with the database unblocked, outside a transaction).
 
-    Idempotent: the demo graph loads once, the superuser is made once. Returns ``showcase_node_id`` and
-    ``config_id`` (``inference_batch_size``, changed with a long reason).
+    Idempotent: the demo graph loads once, the superuser is made once, the worker infers what is queued. Returns
+    ``showcase_node_id``, ``config_id`` (``inference_batch_size``, changed with a long reason) and
+    ``inferred_relationship_id`` (a relationship inference made, with its explanation).
     """
 
     from django.db import connection
 
     from config_admin.models import SystemConfig
     from config_admin.services import config_set
-    from graph.models import Node
+    from graph.models import Node, Relationship
     from graph.services.demo import demo_graph_load
+    from graph.services.inference_worker import Mode, inference_worker_run
     from graph.services.matviews import materialized_views_refresh
     from kgsite.models import User
     from tests.factories import UserFactory
@@ -171,9 +173,13 @@ def seed_site() -> dict:
         config_set(name="inference_batch_size", value="250", user=admin, reason=LONG_REASON)
         config_set(name="work_mem", value="64MB", user=admin, reason="Sorts of the similarity view spilled to disk")
         config_set(name="mv_refresh_interval_hours", value="12", user=admin, reason="")
+    inference_worker_run(mode=Mode.DRAIN)
     return {
         "showcase_node_id": Node.objects.get(path=SHOWCASE_NODE_PATH).pk,
         "config_id": SystemConfig.objects.get(parameter_name="inference_batch_size").pk,
+        "inferred_relationship_id": Relationship.objects.filter(source="inference", auto_managed=True)
+                                                       .order_by("-inference_confidence").values_list("pk", flat=True)
+                                                       .first(),
     }
 
 

@@ -22,6 +22,8 @@ PAGES = {
     "node-list": "/admin/graph/node/",
     "node-change": lambda site: f"/admin/graph/node/{site.showcase_node_id}/change/",
     "relationship-list": "/admin/graph/relationship/",
+    "relationship-inferred": lambda site: f"/admin/graph/relationship/{site.inferred_relationship_id}/change/",
+    "inference-queue": "/admin/graph/inferencequeueitem/",
     "attribute-list": "/admin/graph/nodeattribute/",
     "config-list": "/admin/config_admin/systemconfig/",
     "config-change": lambda site: f"/admin/config_admin/systemconfig/{site.config_id}/change/",
