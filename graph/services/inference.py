@@ -106,6 +106,17 @@ _EVIDENCE = ("coalesce({t}.weight, 1)::float8 * coalesce({t}.confidence, 0.5)::f
 _RARITY = """((1 - %(alpha)s::float8) + %(alpha)s::float8 * least(1::float8, greatest(0::float8,
                ln(%(nodes)s::float8 / {carriers}) / ln(%(nodes)s::float8 / 2))))"""
 
+# The nodes carrying each value of {values} (a CTE with a value_key column), counted up to the cap + 1 by an
+# index-only scan that stops there, and the value's rarity'.
+_COUNTED = f"""
+    SELECT v.value_key, v.carriers, {_RARITY.format(carriers="greatest(v.carriers, 1)")} AS rarity
+    FROM (SELECT v.value_key,
+                 (SELECT count(*) FROM (SELECT 1 FROM node_attributes x WHERE x.value_key = v.value_key
+                                        LIMIT %(cap)s + 1) AS s) AS carriers
+          FROM (SELECT DISTINCT value_key FROM {{values}}) AS v) AS v"""
+# 1 − Π (1 − c) as an aggregate over a pair's contributions.
+_SCORE = f"1 - exp(sum(ln(1 - least({{contribution}}, {_MAX_CONTRIBUTION}::float8))))"
+
 # One statement. The batch's attributes; how many nodes carry each of their values (counted up to the cap + 1,
 # index-only); every partner of each usable value; the pairs sharing enough of them, scored; the explanation of the
 # pairs that hold (their attributes read again, a few per pair); then the writes: upsert the pairs that hold (in
@@ -118,12 +129,7 @@ WITH batch AS MATERIALIZED (
 ), mine AS MATERIALIZED (
     SELECT a.node_id, a.value_key, sqrt({_EVIDENCE.format(t="a")}) AS root_evidence
     FROM node_attributes a JOIN batch USING (node_id)
-), counted AS MATERIALIZED (
-    SELECT v.value_key, v.carriers, {_RARITY.format(carriers="greatest(v.carriers, 1)")} AS rarity
-    FROM (SELECT v.value_key,
-                 (SELECT count(*) FROM (SELECT 1 FROM node_attributes x WHERE x.value_key = v.value_key
-                                        LIMIT %(cap)s + 1) AS s) AS carriers
-          FROM (SELECT DISTINCT value_key FROM mine) AS v) AS v
+), counted AS MATERIALIZED ({_COUNTED.format(values="mine")}
 ), partners AS (
     SELECT x.value_key, c.rarity, x.node_id, sqrt({_EVIDENCE.format(t="x")}) AS root_evidence,
            other.node_id IS NOT NULL AS in_batch
@@ -137,7 +143,7 @@ WITH batch AS MATERIALIZED (
     WHERE p.node_id <> m.node_id AND (NOT p.in_batch OR m.node_id < p.node_id)
 ), scored AS MATERIALIZED (
     SELECT a, b, count(*) AS shared,
-           1 - exp(sum(ln(1 - least(contribution, {_MAX_CONTRIBUTION}::float8)))) AS score
+           {_SCORE.format(contribution="contribution")} AS score
     FROM pair_rows GROUP BY a, b HAVING count(*) >= %(min_shared)s
 ), kept AS MATERIALIZED (
     SELECT least(s.a, s.b) AS source_id, greatest(s.a, s.b) AS target_id, s.shared, s.score
@@ -380,15 +386,10 @@ WITH rel AS MATERIALIZED (
     FROM rel r
     JOIN node_attributes a ON a.node_id = r.source_node_id
     JOIN node_attributes b ON b.node_id = r.target_node_id AND b.value_key = a.value_key
-), counted AS MATERIALIZED (
-    SELECT v.value_key, v.carriers, {_RARITY.format(carriers="greatest(v.carriers, 1)")} AS rarity
-    FROM (SELECT v.value_key,
-                 (SELECT count(*) FROM (SELECT 1 FROM node_attributes x WHERE x.value_key = v.value_key
-                                        LIMIT %(cap)s + 1) AS s) AS carriers
-          FROM (SELECT DISTINCT value_key FROM sides) AS v) AS v
+), counted AS MATERIALIZED ({_COUNTED.format(values="sides")}
 ), scored AS (
     SELECT s.relationship_id, count(*) AS shared,
-           1 - exp(sum(ln(1 - least(c.rarity * s.root, {_MAX_CONTRIBUTION}::float8)))) AS score
+           {_SCORE.format(contribution="c.rarity * s.root")} AS score
     FROM sides s JOIN counted c USING (value_key)
     WHERE c.carriers BETWEEN 2 AND %(cap)s
     GROUP BY s.relationship_id
