@@ -11,6 +11,7 @@ MODULES = (
     "bench.benchmarks.admin_search",
     "bench.benchmarks.confidence",
     "bench.benchmarks.views",
+    "bench.benchmarks.inference",
 )
 
 
