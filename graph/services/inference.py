@@ -96,10 +96,6 @@ def pair_score(contributions: list[float]) -> float:
 _EVIDENCE = ("coalesce({t}.weight, 1)::float8 * coalesce({t}.confidence, 0.5)::float8"
              " * coalesce({t}.source_reliability, 1)::float8")
 
-# One statement: the batch's attributes, how many nodes carry each value (counted up to the cap + 1 through the
-# covering index), every partner of each usable value, the pairs with their scores, then the writes: upsert the
-# pairs that hold (in one order, so concurrent workers never deadlock on each other's inserts) and delete the
-# batch's auto-managed links of the inference type that no longer hold.
 # Django's PostgreSQL backend binds parameters on the client, as literals: 0.5 would be NUMERIC, whose arithmetic
 # is many times slower than float8's, hence the casts.
 # rarity' of a value carried by {carriers} nodes; a shared value's contribution is rarity' × √e_a × √e_b.
@@ -113,7 +109,8 @@ _COUNTED = f"""
     FROM (SELECT v.value_key,
                  (SELECT count(*) FROM (SELECT 1 FROM node_attributes x WHERE x.value_key = v.value_key
                                         LIMIT %(cap)s + 1) AS s) AS carriers
-          FROM (SELECT DISTINCT value_key FROM {{values}}) AS v) AS v"""
+          FROM (SELECT DISTINCT value_key FROM {{values}}) AS v
+          OFFSET 0) AS v"""  # OFFSET 0: not flattened, or the count would run again inside the rarity
 # 1 − Π (1 − c) as an aggregate over a pair's contributions.
 _SCORE = f"1 - exp(sum(ln(1 - least({{contribution}}, {_MAX_CONTRIBUTION}::float8))))"
 
@@ -210,20 +207,27 @@ WITH batch AS MATERIALIZED (
     FROM explained
     ORDER BY source_id, target_id
     ON CONFLICT (source_node_id, target_node_id, relationship_type) DO UPDATE
-    SET strength = excluded.strength, bidirectional = true, source = excluded.source,
+    SET strength = excluded.strength, stated_confidence = excluded.stated_confidence, bidirectional = true,
+        source = excluded.source,
         shared_attributes_count = excluded.shared_attributes_count,
         inference_confidence = excluded.inference_confidence, last_inference_update = excluded.last_inference_update,
         metadata = coalesce(r.metadata, '{{}}'::jsonb) || excluded.metadata, updated_at = now()
     WHERE r.auto_managed
     RETURNING (r.xmax = 0) AS inserted
-), touching AS (
-    SELECT relationship_id FROM relationships WHERE source_node_id IN (SELECT node_id FROM batch)
+), touching AS MATERIALIZED (
+    SELECT r.relationship_id, r.source_node_id, r.target_node_id FROM relationships r
+    WHERE r.source_node_id IN (SELECT node_id FROM batch) AND r.auto_managed AND r.relationship_type = %(type)s
     UNION
-    SELECT relationship_id FROM relationships WHERE target_node_id IN (SELECT node_id FROM batch)
+    SELECT r.relationship_id, r.source_node_id, r.target_node_id FROM relationships r
+    WHERE r.target_node_id IN (SELECT node_id FROM batch) AND r.auto_managed AND r.relationship_type = %(type)s
 ), removed AS (
-    DELETE FROM relationships r USING touching t
-    WHERE r.relationship_id = t.relationship_id AND r.auto_managed AND r.relationship_type = %(type)s
-      AND NOT EXISTS (SELECT 1 FROM kept k WHERE k.source_id = r.source_node_id AND k.target_id = r.target_node_id)
+    -- By primary key (an array: the planner cannot mistake the few rows for many and hash every inferred link).
+    DELETE FROM relationships r
+    WHERE r.relationship_id = ANY(ARRAY(
+        SELECT t.relationship_id FROM touching t
+        WHERE NOT EXISTS (SELECT 1 FROM kept k WHERE k.source_id = t.source_node_id
+                                                AND k.target_id = t.target_node_id)))
+      AND r.auto_managed
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM scored), (SELECT count(*) FROM kept),
