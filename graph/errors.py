@@ -38,6 +38,20 @@ BAD_INFERENCE_SETTING = "RG-INFER-001"  # inference_relationship_type cannot nam
 NOTHING_TO_QUEUE = "RG-INFER-002"  # queueing asked for nodes that do not exist (or said no nodes)
 QUEUE_ITEM_STATE = "RG-INFER-003"  # a retry or cancel of queue items whose status does not allow it
 
+# --- Embeddings, vectors and similarity search -----------------------------------------------------------------------
+EMBEDDING_PROVIDER_UNAVAILABLE = "RG-EMBED-001"  # the configured provider cannot be loaded (extra not installed)
+EMBEDDING_TEXT_EMPTY = "RG-EMBED-002"  # nothing to embed: the text has no words
+VECTOR_UNPARSABLE = "RG-VEC-001"  # a pasted vector is not a list of numbers
+VECTOR_WRONG_LENGTH = "RG-VEC-002"  # a vector without exactly 768 components
+VECTOR_NOT_FINITE = "RG-VEC-003"  # a vector with NaN or an infinite component
+VECTOR_ZERO = "RG-VEC-004"  # a zero vector, which has no cosine direction
+SEARCH_BAD_QUERY = "RG-SEARCH-001"  # no query (node, text or vector), more than one, or a mode/target unknown
+SEARCH_BAD_FILTER = "RG-SEARCH-002"  # a filter or limit out of range, or a malformed subtree path
+SEARCH_UNKNOWN_NODE = "RG-SEARCH-003"  # the query node (or resource) does not exist (a 404 on the page)
+SEARCH_NODE_WITHOUT_EMBEDDING = "RG-SEARCH-004"  # the query node has no embedding yet
+VECTOR_INDEX_BAD_OPTION = "RG-VIDX-001"  # an unknown table or index type, or a parameter that cannot build an index
+VECTOR_INDEX_BUSY = "RG-VIDX-002"  # another optimiser run holds the table's lock
+
 
 class GraphError(DomainError):
     """A refusal of a graph service or of the database's graph rules. Every raise names its code: a constant above."""

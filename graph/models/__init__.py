@@ -1,5 +1,6 @@
 from graph.models.attributes import NodeAttribute
 from graph.models.confidence import ConfidenceRecalculation
+from graph.models.embeddings import EmbeddingQueueItem, VectorIndexBuild
 from graph.models.inference import InferenceQueueItem, MaintenanceRun
 from graph.models.nodes import Node
 from graph.models.references import Reference
@@ -15,8 +16,9 @@ from graph.models.views import (
 )
 
 __all__ = [
-    "ConfidenceRecalculation", "EmbeddingSimilarityCache", "ExternalResource", "GraphConnectivityStats",
+    "ConfidenceRecalculation", "EmbeddingQueueItem", "EmbeddingSimilarityCache", "ExternalResource",
+    "GraphConnectivityStats",
     "InferenceQueueItem", "MaintenanceRun",
     "MaterializedViewRefresh", "Node", "NodeAttribute", "NodeConfidenceCache", "NodeResourceLink",
-    "PopularEntityRanking", "Reference", "Relationship", "RelationshipStrengthMatrix",
+    "PopularEntityRanking", "Reference", "Relationship", "RelationshipStrengthMatrix", "VectorIndexBuild",
 ]

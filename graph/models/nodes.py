@@ -31,6 +31,9 @@ class Node(models.Model):
         db_constraint=False, db_index=False, related_name="children",
     )
     embedding = Vector768Field(null=True, blank=True)
+    # Not in the spec (docs/schema.md, "Embeddings"): the provider that made ``embedding`` ("hashing-v1"); empty
+    # when the vector was supplied by a user (admin, import, SQL), which the embedder then never overwrites.
+    embedding_model = models.CharField(max_length=100, null=True, blank=True, editable=False)
     metadata = metadata_field()
     confidence_score = unit_decimal(
         "0.5", help_text="Worked out by the database from the node's attributes (weight, confidence, source "

@@ -35,6 +35,8 @@ class ExternalResource(models.Model):
     description = models.TextField(null=True, blank=True)
     resource_type = models.CharField(max_length=50, null=True, blank=True)
     embedding = Vector768Field(null=True, blank=True)
+    # Not in the spec: who made ``embedding`` (see Node.embedding_model).
+    embedding_model = models.CharField(max_length=100, null=True, blank=True, editable=False)
     content_hash = models.CharField(max_length=64, null=True, blank=True)
     last_crawled = UTCDateTimeField(null=True, blank=True)
     crawl_status = models.CharField(
