@@ -342,6 +342,18 @@ def _count_text(count: int, noun: str) -> str:
     return f"{shown:,}{more} {noun}{'' if shown == 1 and not more else 's'}"
 
 
+def embedding_origin_text(obj) -> str:
+    """Who made the row's vector (docs/embeddings.md): a provider, a user, or nobody yet."""
+    if not obj.pk:
+        return "Leave the embedding empty to have one computed from the text by the worker."
+    if obj.embedding_model:
+        return (f"the {obj.embedding_model} provider, from the text; recomputed when the text changes. Paste a "
+                "vector to replace it with your own.")
+    if obj.embedding is not None:
+        return "supplied by a user (kept as it is: text changes do not replace it). Clear it to have one computed."
+    return "nobody yet: the worker computes it from the text (run_worker, or manage.py embed_nodes)."
+
+
 @admin.register(Node)
 class NodeAdmin(NodeSearchMixin, BigTableAdmin):
     form = NodeForm
@@ -350,14 +362,14 @@ class NodeAdmin(NodeSearchMixin, BigTableAdmin):
     list_filter = (distinct_values_filter("node_type", "node type"), distinct_values_filter("source"))
     autocomplete_fields = ("parent_node",)
     readonly_fields = ("confidence_score", "confidence_last_updated", "confidence_explained", "created_at",
-                       "updated_at", "created_by",
+                       "updated_at", "created_by", "embedding_origin",
                        "outgoing_relationships_list", "incoming_relationships_list", "references_received_list")
     fieldsets = (
         (None, {"fields": ("name", "node_type", "path", "parent_node", "source")}),
         ("Confidence", {"fields": ("confidence_score", "confidence_last_updated", "confidence_explained")}),
         ("Relationships", {"fields": ("outgoing_relationships_list", "incoming_relationships_list",
                                       "references_received_list")}),
-        ("Data", {"fields": ("metadata", "embedding"), "classes": ("collapse",)}),
+        ("Data", {"fields": ("metadata", "embedding_origin", "embedding"), "classes": ("collapse",)}),
         ("Provenance", {"fields": ("created_by", "created_at", "updated_at")}),
     )
     inlines = (NodeAttributeInline, NodeResourceLinkInline, ReferenceInline)
@@ -401,6 +413,10 @@ class NodeAdmin(NodeSearchMixin, BigTableAdmin):
             "list them all" if count > NODE_PAGE_ROWS else "open as a list",
         )
         return format_html("{}{}", summary, _relationship_rows(shown, other))
+
+    @admin.display(description="embedding made by")
+    def embedding_origin(self, obj):
+        return embedding_origin_text(obj)
 
     @admin.display(description="how it is worked out")
     def confidence_explained(self, obj):
@@ -527,7 +543,11 @@ class ExternalResourceAdmin(ExternalResourceSearchMixin, BigTableAdmin):
     form = ExternalResourceForm
     list_display = ("resource_id", "title_or_url", "resource_type", "crawl_status", "last_crawled")
     list_filter = ("crawl_status", distinct_values_filter("resource_type", "resource type"))
-    readonly_fields = ("created_at", "updated_at", "created_by")
+    readonly_fields = ("created_at", "updated_at", "created_by", "embedding_origin")
+
+    @admin.display(description="embedding made by")
+    def embedding_origin(self, obj):
+        return embedding_origin_text(obj)
 
     @admin.display(description="resource")
     def title_or_url(self, obj):

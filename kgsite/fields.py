@@ -120,3 +120,8 @@ class Vector768Field(VectorField):
                 "The embedding contains NaN or an infinite value; every component must be a finite number.",
                 code="vector_not_finite",
             )
+        if value is not None and not any(value):
+            raise exceptions.ValidationError(
+                "The embedding is all zeros: a zero vector has no direction, so no cosine similarity. Leave the "
+                "field empty to have one computed.", code="vector_zero",
+            )

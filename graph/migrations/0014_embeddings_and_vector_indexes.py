@@ -9,6 +9,18 @@ from django.db import migrations, models
 
 import kgsite.fields
 
+# The queue's keys cascade in the database, like the spec's (graph.0002): deleting a node or resource, by any path,
+# deletes its queue row.
+QUEUE_KEYS_SQL = """
+ALTER TABLE embedding_queue ADD CONSTRAINT embedding_queue_node_id_fkey
+    FOREIGN KEY (node_id) REFERENCES nodes (node_id) ON DELETE CASCADE;
+ALTER TABLE embedding_queue ADD CONSTRAINT embedding_queue_resource_id_fkey
+    FOREIGN KEY (resource_id) REFERENCES external_resources (resource_id) ON DELETE CASCADE;
+"""
+DROP_QUEUE_KEYS_SQL = """
+ALTER TABLE embedding_queue DROP CONSTRAINT IF EXISTS embedding_queue_node_id_fkey;
+ALTER TABLE embedding_queue DROP CONSTRAINT IF EXISTS embedding_queue_resource_id_fkey;
+"""
 EMBEDDINGS_SQL = (Path(__file__).resolve().parent.parent / "sql" / "embeddings.sql").read_text()
 DROP_EMBEDDINGS_SQL = """
 DROP TRIGGER IF EXISTS nodes_embedding_supplied ON nodes;
@@ -135,8 +147,8 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(primary_key=True, serialize=False)),
                 ('queued_at', kgsite.fields.UTCDateTimeField(db_default=kgsite.fields.Now())),
-                ('node', models.OneToOneField(blank=True, db_column='node_id', null=True, on_delete=django.db.models.deletion.CASCADE, related_name='embedding_queue_item', to='graph.node')),
-                ('resource', models.OneToOneField(blank=True, db_column='resource_id', null=True, on_delete=django.db.models.deletion.CASCADE, related_name='embedding_queue_item', to='graph.externalresource')),
+                ('node', models.OneToOneField(blank=True, db_column='node_id', db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='embedding_queue_item', to='graph.node')),
+                ('resource', models.OneToOneField(blank=True, db_column='resource_id', db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='embedding_queue_item', to='graph.externalresource')),
             ],
             options={
                 'verbose_name': 'embedding queue item',
@@ -145,6 +157,7 @@ class Migration(migrations.Migration):
                 'constraints': [models.CheckConstraint(condition=models.Q(models.Q(('node__isnull', False), ('resource__isnull', True)), models.Q(('node__isnull', True), ('resource__isnull', False)), _connector='OR'), name='embedding_queue_one_target', violation_error_message='A queue item names either a node or an external resource.')],
             },
         ),
+        migrations.RunSQL(QUEUE_KEYS_SQL, DROP_QUEUE_KEYS_SQL),
         migrations.RunSQL(EMBEDDINGS_SQL, DROP_EMBEDDINGS_SQL),
         migrations.RunSQL(QUEUE_MISSING_SQL, migrations.RunSQL.noop),
         migrations.RunSQL(FULL_TEXT_SQL, DROP_FULL_TEXT_SQL),

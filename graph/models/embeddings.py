@@ -20,12 +20,14 @@ from kgsite.fields import Now, UTCDateTimeField
 
 class EmbeddingQueueItem(models.Model):
     id = models.BigAutoField(primary_key=True)
+    # DO_NOTHING with no Django constraint: the keys (ON DELETE CASCADE) are made by the migration's SQL, so that
+    # PostgreSQL cascades a node's delete as it does for the spec's tables (graph.common.node_fk).
     node = models.OneToOneField(
-        "graph.Node", on_delete=models.CASCADE, null=True, blank=True, related_name="embedding_queue_item",
-        db_column="node_id")
+        "graph.Node", on_delete=models.DO_NOTHING, null=True, blank=True, related_name="embedding_queue_item",
+        db_column="node_id", db_constraint=False)
     resource = models.OneToOneField(
-        "graph.ExternalResource", on_delete=models.CASCADE, null=True, blank=True,
-        related_name="embedding_queue_item", db_column="resource_id")
+        "graph.ExternalResource", on_delete=models.DO_NOTHING, null=True, blank=True,
+        related_name="embedding_queue_item", db_column="resource_id", db_constraint=False)
     queued_at = UTCDateTimeField(db_default=Now())
 
     class Meta:

@@ -25,7 +25,7 @@ Similarity is ``1 - cosine distance`` (in [-1, 1]; 1 = same direction).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 import numpy as np
@@ -247,5 +247,5 @@ def _hybrid(cursor, query: SimilarityQuery, table: _Table, vector: str,
                        f"WHERE {table.key} = ANY(%s) AND embedding IS NOT NULL", [vector, missing])
         known = dict(cursor.fetchall())
         hits = [hit if hit.similarity is not None or hit.id not in known else
-                SimilarityHit(**{**hit.__dict__, "similarity": float(known[hit.id])}) for hit in hits]
+                replace(hit, similarity=float(known[hit.id])) for hit in hits]
     return hits, dropped

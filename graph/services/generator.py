@@ -513,11 +513,12 @@ _ROWS_PER_BATCH = 65536
 # The COPY columns of each table: the model's columns in order, without those left to their database defaults.
 # The row makers below yield values in this order (tests/graph/test_generator.py checks the lengths).
 _LEFT_TO_DEFAULTS = (
-    (Node, ("created_by",)),
+    # embedding_model left out (NULL): generated vectors count as supplied, so the embedder keeps them.
+    (Node, ("created_by", "embedding_model")),
     (NodeAttribute, ("created_by", "metadata")),
     # stated_confidence left out: the database takes a COPY's confidence_score as the stated confidence.
     (Relationship, ("metadata", "created_by", "stated_confidence")),
-    (ExternalResource, ("metadata", "created_by")),
+    (ExternalResource, ("metadata", "created_by", "embedding_model")),
     (NodeResourceLink, ("created_by",)),
     (Reference, ("context", "created_by")),
 )

@@ -11,7 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from graph.models import Node, NodeAttribute, NodeConfidenceCache, Reference, Relationship
+from graph.models import EmbeddingQueueItem, Node, NodeAttribute, NodeConfidenceCache, Reference, Relationship
 from tests.factories import (
     ExternalResourceFactory,
     NodeAttributeFactory,
@@ -150,6 +150,7 @@ def test_add_node_sets_created_by_on_node_and_inline_attributes(admin_client_for
         ("embedding", "[1, 2, 3]", "The embedding has 3 dimensions; it must have exactly 768."),
         ("embedding", "1, 2, 3", "Enter a vector as a list of numbers"),
         ("embedding", "[" + ",".join(["nan"] * 768) + "]", "NaN or an infinite value"),
+        ("embedding", "[" + ",".join(["0"] * 768) + "]", "The embedding is all zeros"),
     ],
 )
 def test_bad_node_values_are_form_errors(admin_client_for, field, value, message):
@@ -167,7 +168,10 @@ def test_correct_length_vector_is_saved(admin_client_for):
     vector = "[" + ",".join(["0.5"] * 768) + "]"
     response = admin_client_for.post(reverse("admin:graph_node_add"), node_form(embedding=vector))
     assert response.status_code == 302
-    assert len(Node.objects.get(name="Grace Hopper").embedding) == 768
+    node = Node.objects.get(name="Grace Hopper")
+    assert len(node.embedding) == 768
+    # A curator's vector is user-supplied: the embedder never replaces it, and nothing waits to embed the node.
+    assert node.embedding_model is None and not EmbeddingQueueItem.objects.filter(node=node).exists()
 
 
 def relationship_form(source, target, **overrides):

@@ -49,6 +49,7 @@ def test_impact_counts_every_cascaded_table(hub):
     assert _counts(impact) == {
         "nodes": 1, "relationships": 40, "node_attributes": 3, "node_resource_links": 1,
         "reference_tracking": 2, "relationship_inference_queue": 1,
+        "embedding_queue": 1,  # the hub was made without a vector: it waits for one
     }
     assert not impact.blocked
 
@@ -95,7 +96,8 @@ def test_deleting_a_resource_cascades_to_its_links_and_references():
     link = NodeResourceLinkFactory()
     reference = ReferenceFactory(target_resource=link.resource)
     impact = deletion_impact(ExternalResource.objects.filter(pk=link.resource_id))
-    assert _counts(impact) == {"external_resources": 1, "node_resource_links": 1, "reference_tracking": 1}
+    assert _counts(impact) == {"external_resources": 1, "node_resource_links": 1, "reference_tracking": 1,
+                               "embedding_queue": 1}  # made without a vector, so waiting for one
     queryset_delete(ExternalResource.objects.filter(pk=link.resource_id))
     assert not NodeResourceLink.objects.filter(pk=link.pk).exists()
     assert not Reference.objects.filter(pk=reference.pk).exists()
