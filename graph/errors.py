@@ -51,6 +51,7 @@ SEARCH_UNKNOWN_NODE = "RG-SEARCH-003"  # the query node (or resource) does not e
 SEARCH_NODE_WITHOUT_EMBEDDING = "RG-SEARCH-004"  # the query node has no embedding yet
 VECTOR_INDEX_BAD_OPTION = "RG-VIDX-001"  # an unknown table or index type, or a parameter that cannot build an index
 VECTOR_INDEX_BUSY = "RG-VIDX-002"  # another optimiser run holds the table's lock
+VECTOR_INDEX_REBUILD_FAILED = "RG-VIDX-003"  # a worker's optimiser run failed on a table (recorded in the run)
 
 
 class GraphError(DomainError):

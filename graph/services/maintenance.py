@@ -7,8 +7,12 @@ worker anywhere runs it at a time (the others skip it). ``maintenance_runs`` rec
 * ``recalculate_confidence``: ``confidence_stale_hours / 2`` after the last run:
   ``confidence_recalculate(stale_only=True)``.
 * ``cleanup_relationships``: ``inference_cleanup_interval_hours`` after the last run: ``relationships_cleanup()``.
+* ``optimize_vector_index``: ``vector_index_check_interval_hours`` after the last run, both tables:
+  ``vector_index_optimize(table=..., actor="run_worker <worker>")`` (docs/vector-indexes.md). A table whose own
+  lock another run holds (``manage.py optimize_vector_index``, the admin's "Rebuild now") is skipped, and a rebuild
+  that failed makes the job's result say so; the run itself is in ``vector_index_builds`` either way.
 
-Vector-index optimisation joins this table when the vector issue provides it.
+Each job's ``run`` is called with the worker's name (``host:pid``), which the jobs that record who acted use.
 """
 
 from __future__ import annotations
@@ -23,27 +27,49 @@ from django.db import connection
 from django.utils import timezone
 
 from config_admin.selectors import config_get
+from graph.choices import VectorIndexOutcome, VectorTable
+from graph.errors import VECTOR_INDEX_BUSY, VECTOR_INDEX_REBUILD_FAILED, GraphError
 from graph.models import MaintenanceRun
 from graph.services.confidence import confidence_recalculate
 from graph.services.inference import relationships_cleanup
 from graph.services.matviews import materialized_views_refresh
+from graph.services.vector_index import vector_index_optimize, vector_index_summary
 from kgsite.errors import DomainError
 
 logger = logging.getLogger(__name__)
 
 
-def _views() -> str:
+def _views(worker: str) -> str:
     results = materialized_views_refresh(due_only=True)
     done = [f"{r.view_name} ({r.row_count:,} rows, {r.duration_ms:,} ms)" for r in results if r.refreshed]
     return f"refreshed {', '.join(done)}" if done else "no view was due"
 
 
-def _confidence() -> str:
+def _confidence(worker: str) -> str:
     return " ".join(confidence_recalculate(stale_only=True).lines())
 
 
-def _cleanup() -> str:
+def _cleanup(worker: str) -> str:
     return " ".join(relationships_cleanup().lines())
+
+
+def _vector_indexes(worker: str) -> str:
+    lines, failed = [], False
+    for table in VectorTable.values:
+        try:
+            build = vector_index_optimize(table=table, actor=f"run_worker {worker}")
+        except GraphError as exc:
+            if exc.code != VECTOR_INDEX_BUSY:
+                raise
+            lines.append(f"{table}: skipped, {exc.message}")
+            continue
+        lines.append(vector_index_summary(build))
+        if build.outcome == VectorIndexOutcome.FAILED:
+            lines[-1] = "FAILED " + lines[-1]
+            failed = True
+    if failed:  # the run is recorded as failed (maintenance_runs), with both tables' lines
+        raise GraphError("; ".join(lines), code=VECTOR_INDEX_REBUILD_FAILED)
+    return "; ".join(lines)
 
 
 def _every(hours: Callable[[], float]) -> Callable[[MaintenanceRun | None], bool]:
@@ -57,7 +83,7 @@ def _every(hours: Callable[[], float]) -> Callable[[MaintenanceRun | None], bool
 class MaintenanceJob:
     name: str
     due: Callable[[MaintenanceRun | None], bool]
-    run: Callable[[], str]
+    run: Callable[[str], str]  # called with the worker's name; returns the result line
 
     @property
     def lock_key(self) -> str:
@@ -70,6 +96,8 @@ JOBS = (
                    _confidence),
     MaintenanceJob("cleanup_relationships", _every(lambda: int(config_get("inference_cleanup_interval_hours"))),
                    _cleanup),
+    MaintenanceJob("optimize_vector_index", _every(lambda: int(config_get("vector_index_check_interval_hours"))),
+                   _vector_indexes),
 )
 
 
@@ -98,7 +126,7 @@ def maintenance_job_run(job: MaintenanceJob, *, worker: str) -> JobOutcome:
                                     "last_succeeded": None, "last_result": "running"})
         clock = time.perf_counter()
         try:
-            result, succeeded = job.run(), True
+            result, succeeded = job.run(worker), True
         except DomainError as exc:  # a refusal with its code (another run holds a lock, a bad setting)
             result, succeeded = str(exc), False
         except Exception as exc:  # a bug: logged with its traceback, recorded, and the worker carries on
