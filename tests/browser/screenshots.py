@@ -33,6 +33,9 @@ PAGES = {
     "inference-queue": "/admin/graph/inferencequeueitem/",
     "config-list": "/admin/config_admin/systemconfig/",
     "audit-log": "/admin/config_admin/configauditlog/",
+    "search-text": "/search/?text=functional+programming+language",
+    "search-node-hybrid": "/search/?node={node}&mode=hybrid",
+    "vector-index-health": "/admin/graph/vectorindexbuild/health/",
 }
 # The inferred relationship shown: two languages of the demo graph that share several values.
 INFERRED_PAIR = ("Go", "Rust")

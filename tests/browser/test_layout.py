@@ -29,6 +29,12 @@ PAGES = {
     "config-change": lambda site: f"/admin/config_admin/systemconfig/{site.config_id}/change/",
     "audit-log": "/admin/config_admin/configauditlog/",
     "user-list": "/admin/kgsite/user/",
+    "search-form": "/search/",
+    "search-text": "/search/?text=functional+programming+language",
+    "search-node-hybrid": lambda site: f"/search/?node={site.showcase_node_id}&mode=hybrid",
+    "search-resources": "/search/?text=language+reference&target=resources",
+    "vector-index-runs": "/admin/graph/vectorindexbuild/",
+    "vector-index-health": "/admin/graph/vectorindexbuild/health/",
 }
 
 
