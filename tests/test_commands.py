@@ -181,6 +181,22 @@ CASES: dict[str, list[Case]] = {
         case("--dry-run", "extra", code=ARGPARSE),
         case("--bogus", code=ARGPARSE),
     ],
+    "optimize_vector_index": [
+        case("--table", "relationships", code=ARGPARSE), case("--table", f"nodes{NUL}", code=ARGPARSE),
+        case("--type", "btree", code=ARGPARSE), case("--table", code=ARGPARSE),
+        case("--dry-run", "extra", code=ARGPARSE), case("--bogus", code=ARGPARSE),
+    ],
+    "embed_nodes": [
+        case("--batch-size", "0", code=ARGPARSE),
+        case("--batch-size", "10001", code=ARGPARSE),  # above embedding_batch_size's maximum
+        case("--batch-size", HUGE, code=ARGPARSE),
+        case("--batch-size", ARABIC_THREE, code=ARGPARSE),
+        case("--batch-size", "1e3", code=ARGPARSE),
+        case("--batch-size", f"10{NUL}", code=ARGPARSE),
+        case("--missing-only", "--all", code=ARGPARSE),  # contradictory
+        case("--resources", "extra", code=ARGPARSE),
+        case("--bogus", code=ARGPARSE),
+    ],
     "recalculate_confidence": [
         case("--batch-size", "0", code=ARGPARSE),
         case("--batch-size", "99", code=ARGPARSE),  # below the smallest batch
@@ -273,7 +289,8 @@ def test_a_command_on_an_unmigrated_database_says_so(capsys):
     with scratch_database() as db:
         for args in (["config", "list"], ["generate_graph", "--nodes", "10"], ["move_node", "1", "--root"],
                      ["recalculate_confidence"], ["refresh_views"], ["queue_inference", "--all"],
-                     ["run_inference"], ["run_worker"], ["cleanup_relationships"]):
+                     ["run_inference"], ["run_worker"], ["cleanup_relationships"], ["embed_nodes"],
+                     ["optimize_vector_index"]):
             result = manage(db, *args, check=False)
             assert result.returncode == 1, (args, result.stdout, result.stderr)
             assert result.stderr.startswith("RG-DB-001: the database is not ready"), result.stderr

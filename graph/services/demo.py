@@ -24,6 +24,10 @@ This module is the demo-specific part: reading that nested JSON into the flat re
 in one transaction), the shipped file's location, ``source = 'demo'`` and loading only once. A file that cannot be
 read as this format raises ``GraphError`` with ``UNREADABLE_FILE``; a record that fails validation, ``BAD_RECORD``.
 Nothing is written unless the whole file is valid.
+
+The demo is embedded as it loads (docs/embeddings.md): a newcomer's first search, right after ``quickstart``,
+must find something, before any worker has run. The configured provider is loaded before anything is written, so
+a provider that cannot be loaded (RG-EMBED-001) leaves the database as it was.
 """
 
 from __future__ import annotations
@@ -35,8 +39,10 @@ from typing import Any, NoReturn
 
 from django.db import connection, transaction
 
+from config_admin.selectors import config_get
 from graph.errors import BAD_RECORD, UNREADABLE_FILE, GraphError
-from graph.models import Node
+from graph.models import ExternalResource, Node
+from graph.services.embeddings import embedding_provider, embeddings_compute_ids
 from graph.services.graph_records import COUNT_KEYS, Record, RecordPlan, graph_records_validate, graph_records_write
 
 __all__ = ["COUNT_KEYS", "DEMO_GRAPH_PATH", "DEMO_SOURCE", "demo_graph_load", "demo_graph_validate", "demo_records"]
@@ -140,17 +146,34 @@ def _read(path: Path) -> Any:
 
 def demo_graph_load(*, user=None, path: str | Path | None = None) -> dict[str, int]:
     """Load the demo graph (``path`` or the shipped file) in one transaction; ``user`` becomes ``created_by``.
+    Then embed its nodes and resources with the configured provider, so that they are searchable at once.
 
     Idempotent: when nodes with ``source='demo'`` already exist nothing is written and every count is zero,
-    with ``already_loaded`` true. Resources whose URL is already in the database are reused (and not counted).
-    Returns how many rows were created per table (``COUNT_KEYS``) and the ``already_loaded`` flag. Raises
-    ``GraphError`` (``UNREADABLE_FILE``, ``BAD_RECORD``) before writing anything when the file is not valid.
+    with ``already_loaded`` true (demo rows still without a vector are embedded). Resources whose URL is already
+    in the database are reused (and not counted; embedded unless a user supplied their vector). Returns how many
+    rows were created per table (``COUNT_KEYS``), the ``already_loaded`` flag and ``embedded`` (nodes and resources
+    given a vector). Raises ``GraphError`` (``UNREADABLE_FILE``, ``BAD_RECORD``) before writing anything when the
+    file is not valid, and ``EMBEDDING_PROVIDER_UNAVAILABLE`` when the provider cannot be loaded.
     """
     plan = demo_graph_validate(_read(Path(path or DEMO_GRAPH_PATH)))
+    if not Node.objects.filter(source=DEMO_SOURCE).exists():
+        embedding_provider()  # loadable? (RG-EMBED-001 before anything is written)
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [_LOCK_NAME])
         if Node.objects.filter(source=DEMO_SOURCE).exists():
-            return {**dict.fromkeys(COUNT_KEYS, 0), "already_loaded": True}
-        counts = graph_records_write(plan=plan, source=DEMO_SOURCE, user=user)
-    return {**counts, "already_loaded": False}
+            counts = {**dict.fromkeys(COUNT_KEYS, 0), "already_loaded": True}
+        else:
+            counts = {**graph_records_write(plan=plan, source=DEMO_SOURCE, user=user), "already_loaded": False}
+    return {**counts, "embedded": _demo_embed(plan)}
+
+
+def _demo_embed(plan: RecordPlan) -> int:
+    """Embed the demo's nodes and resources that have no vector yet (one UPDATE per batch)."""
+    node_ids = list(Node.objects.filter(source=DEMO_SOURCE, embedding__isnull=True).values_list("pk", flat=True))
+    resource_ids = list(ExternalResource.objects.filter(
+        url__in=[resource.url for resource in plan.resources], embedding__isnull=True).values_list("pk", flat=True))
+    if not node_ids and not resource_ids:
+        return 0
+    return embeddings_compute_ids(node_ids=node_ids, resource_ids=resource_ids,
+                                  batch_size=int(config_get("embedding_batch_size"))).embedded

@@ -8,7 +8,15 @@ from django.db import connection
 from django.db.models import Q
 
 from graph.errors import BAD_RECORD, UNREADABLE_FILE, GraphError
-from graph.models import ExternalResource, Node, NodeAttribute, NodeResourceLink, Reference, Relationship
+from graph.models import (
+    EmbeddingQueueItem,
+    ExternalResource,
+    Node,
+    NodeAttribute,
+    NodeResourceLink,
+    Reference,
+    Relationship,
+)
 from graph.services.demo import COUNT_KEYS, DEMO_GRAPH_PATH, demo_graph_load
 
 pytestmark = pytest.mark.django_db
@@ -126,7 +134,14 @@ def test_attributes_share_values_for_inference(loaded):
     functional = NodeAttribute.objects.filter(attribute_key="paradigm", attribute_value="functional")
     assert static.count() >= 10
     assert functional.count() >= 10
-    assert Node.objects.filter(node_type="language", embedding__isnull=False).count() == 0
+
+
+def test_every_demo_node_and_resource_has_a_provider_made_vector(loaded):
+    """Embedded as it loads (docs/embeddings.md), so the first search finds it; nothing is left in the queue."""
+    assert loaded["embedded"] == loaded["nodes"] + loaded["resources"]
+    assert not Node.objects.exclude(embedding_model="hashing-v1").exists()
+    assert not ExternalResource.objects.exclude(embedding_model="hashing-v1").exists()
+    assert not EmbeddingQueueItem.objects.exists()
 
 
 def test_created_by_is_set_everywhere(loaded, superuser):

@@ -382,6 +382,30 @@ def test_recall_below_the_target_raises_probes_step_by_step():
     assert "; probes 3 → 6 (recall@10 0." in build.reason
 
 
+@transactional
+def test_after_a_rebuild_a_setting_above_what_the_target_needs_is_lowered(fewer_queries):
+    # Ten tight clusters far apart: the query's own list holds all its neighbours, so one probe is enough.
+    rng = np.random.default_rng(5)
+    centres = rng.standard_normal((10, 768))
+    vectors = np.repeat(centres, 120, axis=0) + 0.01 * rng.standard_normal((1_200, 768))
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO nodes (name, node_type, path, embedding) SELECT 'c' || i, 'concept', "
+                       "('c' || i)::ltree, e::vector FROM unnest(%s::text[]) WITH ORDINALITY AS u(e, i)",
+                       [literals(vectors)])
+
+    build = vector_index_optimize(table="nodes", actor=ACTOR)
+
+    assert build.outcome == VectorIndexOutcome.REBUILT
+    steps = [(row.old_value, row.new_value) for row in audit("ivfflat_probes_nodes")]
+    assert steps[0] == ("10", "3") and steps[-1][1] == "1", steps  # sqrt(10 lists), then halved while it holds
+    assert build.search_parameters == {"probes": 1} and build.recall_at_10 >= 0.96
+    assert "still meets the target 0.95" in audit("ivfflat_probes_nodes")[-1].reason
+    # Without a rebuild the setting is never lowered: the next run leaves it.
+    again = vector_index_optimize(table="nodes", actor=ACTOR)
+    assert again.outcome == VectorIndexOutcome.UNCHANGED and config_get("ivfflat_probes_nodes") == 1
+
+
 @pytest.mark.slow
 @transactional
 def test_growth_past_the_threshold_rebuilds_and_a_small_growth_does_not(fewer_queries):

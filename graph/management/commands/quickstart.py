@@ -1,5 +1,5 @@
 """``manage.py quickstart``: migrate, ensure a superuser, load the demo graph, then serve with gunicorn and run one
-background worker (``run_worker``: inference and maintenance) beside it.
+background worker (``run_worker``: inference, embeddings and maintenance) beside it.
 
 The site it serves behaves like production: ``DEBUG`` off (friendly 404 and 500 pages, no URL list, no
 tracebacks) and static files collected with hashed names, which WhiteNoise serves with a far-future
@@ -108,6 +108,9 @@ class Command(DomainCommand):
                                     "references")
                     ) + "."
                 ))
+                if counts["embedded"]:
+                    self.stdout.write(f"Embedded {counts['embedded']} demo nodes and resources with the "
+                                      f"{settings.KGSITE_EMBEDDING_PROVIDER} provider (docs/embeddings.md).")
                 if capped_count(Node.objects.all(), DEMO_REFRESH_LIMIT) <= DEMO_REFRESH_LIMIT:
                     materialized_views_refresh()
                 else:  # one index lookup per embedded node: not something to run in passing
@@ -126,7 +129,8 @@ class Command(DomainCommand):
         if debug:
             self.stderr.write("Warning: --debug serves Django's debug pages; never use it on a shared network.")
         if not no_worker:
-            self.stdout.write("Worker: inference and maintenance run in the background (python manage.py run_worker)")
+            self.stdout.write("Worker: inference, embeddings and maintenance run in the background "
+                              "(python manage.py run_worker)")
         self.stdout.write("Stop:   press Ctrl+C")
         self._serve(bind, workers, debug, worker=not no_worker)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 from graph.management.commands.run_inference import stop_on_signals
+from graph.services.embeddings import EmbeddingSchedule
 from graph.services.inference_worker import Mode, inference_worker_run, worker_identity
 from graph.services.maintenance import MaintenanceSchedule
 from kgsite.management.base import DomainCommand, whole_number
@@ -13,10 +14,13 @@ from kgsite.management.base import DomainCommand, whole_number
 class Command(DomainCommand):
     requires_migrated_database = True
     help = (
-        "Run inference continuously and, between batches, the maintenance that is due (materialized views, stale "
-        "confidence scores, cleanup_relationships), each job under a PostgreSQL advisory lock so that one worker "
-        "anywhere runs it at a time (docs/inference.md). Start as many as you like, on any machines. SIGTERM or "
-        "Ctrl-C stops it after the batch or job in hand."
+        "Run inference continuously and, between batches and while idle, embed the nodes and resources queued "
+        "for an embedding (new, renamed, attributes changed, vector cleared; up to 5 s at a time, "
+        "embedding_batch_size rows per transaction; docs/embeddings.md) and run the maintenance that is due "
+        "(materialized views, stale confidence scores, cleanup_relationships), each job under a PostgreSQL "
+        "advisory lock so that one worker anywhere runs it at a time (docs/inference.md). An embedding provider "
+        "that cannot be loaded is logged and tried again a minute later; inference goes on. Start as many as you "
+        "like, on any machines. SIGTERM or Ctrl-C stops it after the batch or job in hand."
     )
 
     def add_arguments(self, parser):
@@ -32,8 +36,18 @@ class Command(DomainCommand):
             worker=worker_identity(),
             report=lambda outcome: say(f"{outcome.job}: {'done' if outcome.succeeded else 'failed'}, "
                                        f"{outcome.result}"))
+        embeddings = EmbeddingSchedule(report=(lambda report: say(report.line())) if verbose else None)
+
+        def between_batches():  # embeddings first: a renamed node's search waits on them, maintenance can wait
+            embeddings.tick()
+            if not stop.is_set():
+                schedule.tick()
+
         say(f"Worker {worker_identity()} started; stop it with Ctrl-C or SIGTERM.")
         report = inference_worker_run(
-            mode=Mode.LOOP, batch_size=batch_size, stop=stop, between_batches=schedule.tick,
+            mode=Mode.LOOP, batch_size=batch_size, stop=stop, between_batches=between_batches,
             on_batch=(lambda outcome: say(outcome.line())) if verbose else None)
-        say(report.summary())
+        failures = embeddings.failures
+        say(embeddings.total.line() + (f"; {failures:,} failed attempt{'s' * (failures != 1)} (see the log)"
+                                       if failures else ""))
+        say(report.summary())  # the last line, as run_inference's
