@@ -43,6 +43,7 @@ RRF_K = 60
 HYBRID_CANDIDATES = 100  # rows taken from each side before fusion (at least the limit)
 TEXT_MATCH_CAP = 5_000
 TARGETS = ("nodes", "resources")
+SEQSCAN_ROWS = 10_000  # above this many rows (the planner's estimate) approximate search never plans a seq scan
 
 
 @dataclass(frozen=True)
@@ -148,24 +149,28 @@ def _filters(query: SimilarityQuery, table: _Table) -> tuple[str, list]:
     return " AND ".join(clauses), params
 
 
-def _session_settings(cursor, query: SimilarityQuery) -> None:
+def _session_settings(cursor, query: SimilarityQuery, table: _Table) -> None:
     probes = query.probes or int(config_get("ivfflat_probes_nodes" if query.target == "nodes" else
                                             "ivfflat_probes_external_resources"))
     ef_search = max(query.ef_search or int(config_get("hnsw_ef_search")), query.limit)
+    # The planner must not answer an approximate search with a sequential scan of a big table: it costs one on the
+    # heap pages only (the vectors live in TOAST), so at 100k rows it chose an exact 2 s scan over a 34 ms IVFFlat
+    # probe of 10 lists (docs/benchmarks.md). Below SEQSCAN_ROWS (the planner's estimate) an exact scan takes a few
+    # milliseconds and is exact: the planner stays free. Indexes that serve the filters (a type's btree, a
+    # subtree's GiST) stay open to it either way.
+    seqscan = "on" if query.mode == SearchMode.EXACT else None
     cursor.execute(
         "SELECT set_config('ivfflat.probes', %s, true), set_config('hnsw.ef_search', %s, true), "
         "set_config('ivfflat.iterative_scan', 'relaxed_order', true), "
-        "set_config('hnsw.iterative_scan', 'relaxed_order', true)",
-        [str(probes), str(min(ef_search, 1000))])
+        "set_config('hnsw.iterative_scan', 'relaxed_order', true), "
+        "set_config('enable_seqscan', coalesce(%s, CASE WHEN (SELECT reltuples FROM pg_class "
+        "WHERE oid = %s::regclass) > %s THEN 'off' ELSE 'on' END), true)",
+        [str(probes), str(min(ef_search, 1000)), seqscan, table.name, SEQSCAN_ROWS])
 
 
 def _nearest(cursor, query: SimilarityQuery, table: _Table, vector: str, limit: int, *, exact: bool) -> list[tuple]:
     where, params = _filters(query, table)
-    # Approximate: the planner must not prefer a sequential scan. It costs one on the heap pages only (the vectors
-    # live in TOAST), so at 100k rows it chose an exact 2 s scan over a 34 ms IVFFlat probe of 10 lists
-    # (docs/benchmarks.md). Indexes that serve the filters (a type's btree, a subtree's GiST) stay open to it.
     # Exact: "+ 0" keeps every vector index out, and the distance is computed once per row.
-    cursor.execute("SELECT set_config('enable_seqscan', %s, true)", ["on" if exact else "off"])
     distance = "(embedding <=> %s::vector) + 0" if exact else "embedding <=> %s::vector"
     cursor.execute(
         f"""WITH nearest AS MATERIALIZED (
@@ -173,9 +178,7 @@ def _nearest(cursor, query: SimilarityQuery, table: _Table, vector: str, limit: 
                 WHERE {where} ORDER BY distance LIMIT %s)
             SELECT * FROM nearest ORDER BY distance, 1""",
         [vector, *params, limit])
-    rows = cursor.fetchall()
-    cursor.execute("SELECT set_config('enable_seqscan', 'on', true)")
-    return rows
+    return cursor.fetchall()
 
 
 def _text_matches(cursor, query: SimilarityQuery, table: _Table, limit: int) -> list[tuple]:
@@ -206,7 +209,7 @@ def similarity_search(*, query: SimilarityQuery) -> SimilarityResult:
     vector = vector_literal(query.vector)
     started = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cursor:
-        _session_settings(cursor, query)
+        _session_settings(cursor, query, table)
         if query.mode == SearchMode.HYBRID:
             result.hits, result.dropped_below_threshold = _hybrid(cursor, query, table, vector, threshold)
         else:
@@ -214,6 +217,7 @@ def similarity_search(*, query: SimilarityQuery) -> SimilarityResult:
             rows = _nearest(cursor, query, table, vector, query.limit, exact=exact)
             if not exact and len(rows) < query.limit:
                 # The index scan stopped early (or the filter is rarer than the scan limits): ask exactly.
+                cursor.execute("SELECT set_config('enable_seqscan', 'on', true)")
                 exact_rows = _nearest(cursor, query, table, vector, query.limit, exact=True)
                 if len(exact_rows) > len(rows):
                     rows, result.fell_back_to_exact = exact_rows, True
