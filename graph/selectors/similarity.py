@@ -132,8 +132,10 @@ _RESOURCES = _Table(
     "to_tsvector('simple', coalesce(title, '') || ' ' || left(coalesce(description, ''), 4000))", "resource_type")
 
 
-def _filters(query: SimilarityQuery, table: _Table) -> tuple[str, list]:
-    clauses, params = ["embedding IS NOT NULL"], []
+def _filters(query: SimilarityQuery, table: _Table, *, embedded: bool = True) -> tuple[str, list]:
+    """The WHERE clause of the query's filters; ``embedded``: only rows with a vector (the full-text side of hybrid
+    search also finds rows still waiting for one)."""
+    clauses, params = ["embedding IS NOT NULL" if embedded else "true"], []
     if query.exclude_id is not None:
         clauses.append(f"{table.key} <> %s")
         params.append(query.exclude_id)
@@ -182,8 +184,7 @@ def _nearest(cursor, query: SimilarityQuery, table: _Table, vector: str, limit: 
 
 
 def _text_matches(cursor, query: SimilarityQuery, table: _Table, limit: int) -> list[tuple]:
-    where, params = _filters(query, table)
-    where = where.replace("embedding IS NOT NULL", "true", 1)
+    where, params = _filters(query, table, embedded=False)
     words = " | ".join(dict.fromkeys(text_words(query.text)))
     cursor.execute(
         f"""WITH q AS (SELECT to_tsquery('simple', %s) AS q),
