@@ -5,7 +5,7 @@ Raise with a constant, never a literal: ``raise GraphError("nodes[3] ('python'):
 
 from __future__ import annotations
 
-from kgsite.errors import DomainError
+from kgsite.errors import DomainError, NotFound
 
 # --- Loading a graph from a file (the demo graph now, imports next) ---------------------------------------------
 BAD_RECORD = "RG-IMPORT-001"  # a record fails validation; the message says which record (nodes[3] ('python'): ...)
@@ -52,6 +52,8 @@ SEARCH_NODE_WITHOUT_EMBEDDING = "RG-SEARCH-004"  # the query node has no embeddi
 VECTOR_INDEX_BAD_OPTION = "RG-VIDX-001"  # an unknown table or index type, or a parameter that cannot build an index
 VECTOR_INDEX_BUSY = "RG-VIDX-002"  # another optimiser run holds the table's lock
 VECTOR_INDEX_REBUILD_FAILED = "RG-VIDX-003"  # a worker's optimiser run failed on a table (recorded in the run)
+EXPLORE_BAD_PARAMETER = "RG-EXPLORE-001"  # an exploration page's parameter is malformed or out of range (a 400 page)
+EXPLORE_UNKNOWN_NODE = "RG-EXPLORE-002"  # the node (or path) an exploration page asks for does not exist (a 404)
 
 
 class GraphError(DomainError):
@@ -59,3 +61,7 @@ class GraphError(DomainError):
 
     def __init__(self, message: str, *, code: str, **context):
         super().__init__(message, code=code, **context)
+
+
+class GraphNotFound(GraphError, NotFound):
+    """A node (or path) a page asks for does not exist: the page answers 404 naming it."""

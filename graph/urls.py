@@ -2,10 +2,15 @@
 
 from django.urls import path
 
-from graph import views, views_search
+from graph import views_dashboard, views_hierarchy, views_nodes, views_paths, views_search
 
 urlpatterns = [
-    path("", views.HomeView.as_view(), name="home"),
+    path("", views_dashboard.DashboardView.as_view(), name="home"),
     path("search/", views_search.SimilaritySearchView.as_view(), name="search"),
     path("search/nodes/", views_search.NodeSuggestionsView.as_view(), name="search_nodes"),
+    path("nodes/<int:node_id>/", views_nodes.NodeDetailView.as_view(), name="node_detail"),
+    path("nodes/<int:node_id>/neighbourhood/", views_nodes.NeighbourhoodView.as_view(), name="node_neighbourhood"),
+    path("paths/", views_paths.PathsView.as_view(), name="paths"),
+    path("hierarchy/", views_hierarchy.HierarchyView.as_view(), name="hierarchy"),
+    path("hierarchy/move/", views_hierarchy.HierarchyMoveView.as_view(), name="hierarchy_move"),
 ]

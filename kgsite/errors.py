@@ -22,6 +22,8 @@ class DomainError(Exception):
     """A refusal the user can act on. ``str(error)`` is ``"<code>: <message>"``; ``context`` has the details."""
 
     code = "RG-000"
+    # The status of the page that shows it when a view lets it through (kgsite.middleware.DomainErrorMiddleware).
+    http_status = 400
 
     def __init__(self, message: str, *, code: str | None = None, **context):
         self.code = code or self.code
@@ -40,6 +42,13 @@ class PermissionRefused(DomainError):
     """The acting user may not do this (a service checked a Django permission)."""
 
     code = PERMISSION_REFUSED
+    http_status = 403
+
+
+class NotFound(DomainError):
+    """What a request names (a node, a path) does not exist: a 404 page that says so, with the code."""
+
+    http_status = 404
 
 
 def require_permission(user, permission: str, action: str) -> None:

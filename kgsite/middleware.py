@@ -1,7 +1,7 @@
 """The web edge of the error family: a ``DomainError`` that reaches a view's caller becomes a page, not a 500.
 
 Views that can show an error next to a form field do so themselves; anything they let through lands here:
-``PermissionRefused`` is a 403, every other ``DomainError`` a 400 page naming the code and the problem. Other
+``PermissionRefused`` is a 403, ``NotFound`` a 404, every other ``DomainError`` a 400 page naming the code and the problem. Other
 exceptions are bugs and go on to Django's 500 handling (and the logs).
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.template.response import TemplateResponse
 
-from kgsite.errors import DomainError, PermissionRefused
+from kgsite.errors import DomainError
 
 
 class DomainErrorMiddleware:
@@ -22,6 +22,6 @@ class DomainErrorMiddleware:
     def process_exception(self, request, exception):
         if not isinstance(exception, DomainError):
             return None
-        status = 403 if isinstance(exception, PermissionRefused) else 400
-        response = TemplateResponse(request, "domain_error.html", {"error": exception}, status=status)
+        response = TemplateResponse(request, "domain_error.html", {"error": exception},
+                                    status=exception.http_status)
         return response.render()

@@ -20,7 +20,7 @@ class OverviewRow:
     admin_url: str | None
 
 
-class HomeView(TemplateView):
+class DashboardView(TemplateView):
     template_name = "home.html"
 
     def get_context_data(self, **kwargs):

@@ -1,0 +1,69 @@
+"""A piece of the graph as the exploration pages show it: the nodes and edges of a neighbourhood or of paths.
+
+The selectors (``graph.selectors.neighbourhood``, ``graph.selectors.paths``) build a ``Subgraph``; the picture
+(``graph.presentation.graph_svg``), the table in the template and the exports (``graph.presentation.graph_export``:
+JSON and GraphML) all read the same object, so what is drawn, listed and downloaded is the same data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+
+@dataclass(frozen=True)
+class SubgraphNode:
+    node_id: int
+    name: str
+    node_type: str
+    path: str | None
+    confidence: Decimal
+    depth: int  # hops from the centre (0 for the centre itself; along the path for a path's nodes)
+    # Edges of this node (within the query's filters) that the subgraph does not show: not followed because the
+    # node is at the depth limit, or cut by the node cap. 0 means everything around the node is drawn.
+    hidden_edges: int = 0
+
+    @property
+    def unexpanded(self) -> bool:
+        return self.hidden_edges > 0
+
+
+@dataclass(frozen=True)
+class SubgraphEdge:
+    relationship_id: int
+    source_id: int
+    target_id: int
+    relationship_type: str
+    strength: Decimal
+    confidence: Decimal
+    auto_managed: bool  # inferred (drawn dashed)
+    bidirectional: bool
+
+    @property
+    def weighted_strength(self) -> float:
+        """confidence × strength, as ``mv_relationship_strength_matrix`` defines it (edge width in the picture)."""
+        return float(self.confidence) * float(self.strength)
+
+
+@dataclass(frozen=True)
+class Subgraph:
+    centre_id: int | None
+    nodes: list[SubgraphNode] = field(default_factory=list)
+    edges: list[SubgraphEdge] = field(default_factory=list)
+    # Nodes next to the drawn ones (within the filters and the depth) that the node cap left out; counted up to
+    # ``left_out_cap`` (``left_out_capped`` then says "at least").
+    left_out: int = 0
+    left_out_capped: bool = False
+    # The query that made it, for captions and exports: {"depth": 2, "direction": "both", ...}.
+    parameters: dict = field(default_factory=dict)
+
+    def node(self, node_id: int) -> SubgraphNode | None:
+        return next((node for node in self.nodes if node.node_id == node_id), None)
+
+    @property
+    def node_types(self) -> list[str]:
+        """The node types shown, most frequent first (the legend's order and the colours' assignment)."""
+        counts: dict[str, int] = {}
+        for node in self.nodes:
+            counts[node.node_type] = counts.get(node.node_type, 0) + 1
+        return sorted(counts, key=lambda kind: (-counts[kind], kind))
