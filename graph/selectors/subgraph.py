@@ -50,8 +50,8 @@ class Subgraph:
     centre_id: int | None
     nodes: list[SubgraphNode] = field(default_factory=list)
     edges: list[SubgraphEdge] = field(default_factory=list)
-    # Nodes next to the drawn ones (within the filters and the depth) that the node cap left out; counted up to
-    # ``left_out_cap`` (``left_out_capped`` then says "at least").
+    # Nodes within the depth and filters that the node cap left out. ``left_out_capped``: the cap filled before
+    # the last level, whose nodes were not read, so at least this many were left out.
     left_out: int = 0
     left_out_capped: bool = False
     # The query that made it, for captions and exports: {"depth": 2, "direction": "both", ...}.

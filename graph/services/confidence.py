@@ -101,6 +101,7 @@ class NodeConfidenceExplanation:
     contributions: list[AttributeContribution] = field(default_factory=list)
     score: Decimal = Decimal("0.5")
     prior_share: float = 1.0
+    attribute_count: int = 0  # all of the node's attributes (``contributions`` lists the heaviest ``limit``)
 
     @property
     def stored_score(self):
@@ -114,6 +115,7 @@ def node_confidence_explained(*, node: Node, as_of: datetime | None = None,
     as_of = as_of or timezone.now()
     parameters = ConfidenceParameters.current()
     weighted_sum = weight_sum = 0.0
+    count = 0
     rows = []
     attributes = NodeAttribute.objects.filter(node=node).only(
         "attribute_id", "node_id", "attribute_type", "attribute_key", "attribute_value", "weight", "confidence",
@@ -127,6 +129,7 @@ def node_confidence_explained(*, node: Node, as_of: datetime | None = None,
         weight = 1.0 if attribute.weight is None else float(attribute.weight)
         weighted_sum += weight * effective
         weight_sum += weight
+        count += 1
         if len(rows) < limit:
             age = max((as_of - verified_at).total_seconds(), 0.0) / 86400 if verified_at else 0.0
             rows.append((attribute, weight, age, math.pow(0.5, age / parameters.half_life_days), effective))
@@ -141,6 +144,7 @@ def node_confidence_explained(*, node: Node, as_of: datetime | None = None,
         score=node_confidence(weighted_sum=weighted_sum, weight_sum=weight_sum,
                               prior_weight=parameters.prior_weight),
         prior_share=parameters.prior_weight / total if total > 0 else 1.0,
+        attribute_count=count,
     )
 
 

@@ -1,0 +1,129 @@
+"""The neighbourhood page's parameters (``/nodes/<id>/neighbourhood/?depth=&direction=&types=&...``).
+
+Every field is read as text and checked here so that a refusal names the parameter and carries its code
+("RG-EXPLORE-001: the depth must be a whole number from 1 to 3, not “99”"); ``NeighbourhoodQuery.checked`` stays
+the authority for any other caller.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from graph.errors import EXPLORE_BAD_PARAMETER, GraphError
+from graph.selectors.neighbourhood import (
+    DEFAULT_LIMIT,
+    DIRECTIONS,
+    MAX_DEPTH,
+    MAX_LIMIT,
+    MAX_TYPES,
+    TYPE_MAX_LENGTH,
+    NeighbourhoodQuery,
+)
+
+FORMATS = ("html", "json", "graphml")
+DEFAULT_DEPTH = 2
+TEXT_MAX = 40  # longer than this is no number anyone meant
+
+
+def _refuse(message: str) -> ValidationError:
+    error = GraphError(message, code=EXPLORE_BAD_PARAMETER)
+    return ValidationError(str(error), code=error.code)
+
+
+def _shown(value: str) -> str:
+    value = value.strip()
+    return f"“{value[:TEXT_MAX]}{'…' if len(value) > TEXT_MAX else ''}”"
+
+
+def whole_number(value: str, *, label: str, low: int, high: int, default: int) -> int:
+    """``value`` as a whole number from ``low`` to ``high`` (empty: ``default``), or a coded ValidationError."""
+    text = (value or "").strip()
+    if not text:
+        return default
+    if not (text.isascii() and text.lstrip("-").isdigit() and len(text) <= TEXT_MAX) or not low <= int(text) <= high:
+        raise _refuse(f"the {label} must be a whole number from {low} to {high}, not {_shown(text)}")
+    return int(text)
+
+
+def unit_decimal(value: str, *, label: str) -> Decimal | None:
+    """``value`` as a number from 0 to 1 (empty: None), or a coded ValidationError."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    try:
+        number = Decimal(text) if len(text) <= TEXT_MAX else None
+    except InvalidOperation:
+        number = None
+    if number is None or not number.is_finite() or not Decimal(0) <= number <= Decimal(1):
+        raise _refuse(f"the {label} must be a number from 0 to 1, not {_shown(text)}")
+    return number
+
+
+class NeighbourhoodForm(forms.Form):
+    depth = forms.CharField(required=False, label="Depth", help_text=f"Hops from the node, 1 to {MAX_DEPTH}.")
+    direction = forms.CharField(
+        required=False, label="Direction", initial="both",
+        widget=forms.Select(choices=[("both", "Both ways"), ("out", "Outgoing"), ("in", "Incoming")]),
+        help_text="Which relationships to follow (bidirectional ones either way).")
+    types = forms.CharField(
+        required=False, label="Relationship types",
+        help_text="Only these types, separated by commas (empty: all).")
+    min_confidence = forms.CharField(required=False, label="Minimum confidence", help_text="0 to 1.")
+    min_strength = forms.CharField(required=False, label="Minimum strength", help_text="0 to 1.")
+    limit = forms.CharField(required=False, label="Node limit",
+                            help_text=f"At most this many nodes, 1 to {MAX_LIMIT} (default {DEFAULT_LIMIT}).")
+    format = forms.CharField(required=False)
+
+    def __init__(self, data, *, type_choices: list[str] | None = None, **kwargs):
+        # ``types`` may be repeated (?types=a&types=b) or comma-separated; the form keeps one text field.
+        if hasattr(data, "getlist"):
+            data = data.copy()
+            data["types"] = ",".join(value for value in data.getlist("types") if value.strip())
+        super().__init__(data, **kwargs)
+        self.type_choices = type_choices or []
+
+    def clean_depth(self):
+        return whole_number(self.cleaned_data["depth"], label="depth", low=1, high=MAX_DEPTH, default=DEFAULT_DEPTH)
+
+    def clean_limit(self):
+        return whole_number(self.cleaned_data["limit"], label="node limit", low=1, high=MAX_LIMIT,
+                            default=DEFAULT_LIMIT)
+
+    def clean_direction(self):
+        value = (self.cleaned_data["direction"] or "both").strip().lower()
+        if value not in DIRECTIONS:
+            raise _refuse(f"the direction must be one of {', '.join(DIRECTIONS)}, not {_shown(value)}")
+        return value
+
+    def clean_types(self):
+        names = [name.strip() for name in self.cleaned_data["types"].split(",") if name.strip()]
+        names = list(dict.fromkeys(names))
+        if len(names) > MAX_TYPES:
+            raise _refuse(f"at most {MAX_TYPES} relationship types can be chosen, not {len(names)}")
+        for name in names:
+            if len(name) > TYPE_MAX_LENGTH:
+                raise _refuse(f"a relationship type has at most {TYPE_MAX_LENGTH} characters; {_shown(name)} has "
+                              f"{len(name)}")
+        return tuple(names)
+
+    def clean_min_confidence(self):
+        return unit_decimal(self.cleaned_data["min_confidence"], label="minimum confidence")
+
+    def clean_min_strength(self):
+        return unit_decimal(self.cleaned_data["min_strength"], label="minimum strength")
+
+    def clean_format(self):
+        value = (self.cleaned_data["format"] or "html").strip().lower()
+        if value not in FORMATS:
+            raise _refuse(f"the format must be one of {', '.join(FORMATS)}, not {_shown(value)}")
+        return value
+
+    def neighbourhood_query(self, node_id: int) -> NeighbourhoodQuery:
+        data = self.cleaned_data
+        return NeighbourhoodQuery(node_id=node_id, depth=data["depth"], direction=data["direction"],
+                                  types=data["types"], min_confidence=data["min_confidence"],
+                                  min_strength=data["min_strength"], limit=data["limit"])
+
