@@ -58,6 +58,7 @@ class RelationshipPage:
     total: CappedTotal
     page: int
     per_page: int = RELATIONSHIPS_PER_PAGE
+    more: bool = False  # rows exist after this page
 
     @property
     def first_shown(self) -> int:
@@ -69,7 +70,7 @@ class RelationshipPage:
 
     @property
     def has_next(self) -> bool:
-        return self.last_shown < self.total.value or (self.total.capped and len(self.rows) == self.per_page)
+        return self.more
 
     @property
     def has_previous(self) -> bool:
@@ -99,10 +100,10 @@ class NodePage:
 
 def page_number(value: str | None, *, name: str) -> int:
     """A ``?out_page=`` style parameter: a whole number from 1 to ``MAX_PAGE`` (missing: 1)."""
-    if value is None or value == "":
+    if value is None:
         return 1
     text = value.strip()
-    if not text.isdigit() or not 1 <= int(text) <= MAX_PAGE:
+    if not (text.isascii() and text.isdigit() and len(text) < 10) or not 1 <= int(text) <= MAX_PAGE:
         raise GraphError(f"the page number {name} must be a whole number from 1 to {MAX_PAGE:,}, not “{text[:20]}”",
                          code=EXPLORE_BAD_PARAMETER, parameter=name)
     return int(text)
@@ -116,12 +117,14 @@ def _relationships(node: Node, *, outgoing: bool, page: int) -> RelationshipPage
         "relationship_id", "source_node_id", "target_node_id", "relationship_type", "strength", "confidence_score",
         "auto_managed", "bidirectional", "shared_attributes_count", "inference_confidence", "metadata", "source",
         *(f"{other}__{column}" for column in _NODE_COLUMNS),
-    ).order_by((F("confidence_score") * F("strength")).desc(), "relationship_id")[start:start + RELATIONSHIPS_PER_PAGE])
+    ).order_by((F("confidence_score") * F("strength")).desc(), "relationship_id")[start:start + RELATIONSHIPS_PER_PAGE + 1])
     rows = [RelationshipRow(relationship=rel, other=getattr(rel, other),
                             explanation=relationship_inference_explained(rel) if rel.auto_managed else None)
             for rel in listed]
-    return RelationshipPage(direction="outgoing" if outgoing else "incoming", rows=rows,
-                            total=_capped(base, RELATIONSHIP_COUNT_CAP), page=page)
+    more = len(rows) > RELATIONSHIPS_PER_PAGE
+    return RelationshipPage(direction="outgoing" if outgoing else "incoming", rows=rows[:RELATIONSHIPS_PER_PAGE],
+                            total=_capped(base, RELATIONSHIP_COUNT_CAP), page=page, per_page=RELATIONSHIPS_PER_PAGE,
+                            more=more)
 
 
 def node_page(*, node_id: int, out_page: int = 1, in_page: int = 1) -> NodePage:
