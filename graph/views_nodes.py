@@ -17,6 +17,8 @@ from django.views import View
 from graph.errors import EXPLORE_UNKNOWN_NODE, GraphError, GraphNotFound
 from graph.forms_explore import NeighbourhoodForm
 from graph.models import Node
+from graph.presentation.graph_export import subgraph_graphml, subgraph_json
+from graph.presentation.graph_svg import subgraph_legend, subgraph_svg
 from graph.selectors.neighbourhood import neighbourhood_fetch
 from graph.selectors.node_page import node_page, page_number
 from graph.selectors.subgraph import SubgraphNode
@@ -63,16 +65,13 @@ def _page_link(params: QueryDict, **changes) -> str:
     query = params.copy()
     for key, value in changes.items():
         query[key] = str(value)
-    return f"?{query.urlencode()}"
+    return f"?{query.urlencode()}" if query else ""
 
 
 class NeighbourhoodView(View):
     template_name = "graph/neighbourhood.html"
 
     def get(self, request, node_id: int):
-        from graph.presentation.graph_export import subgraph_graphml, subgraph_json  # TODO top level
-        from graph.presentation.graph_svg import subgraph_legend, subgraph_svg
-
         form = NeighbourhoodForm(request.GET)
         wanted = (request.GET.get("format") or "html").strip().lower()
         if not form.is_valid():
@@ -97,8 +96,8 @@ class NeighbourhoodView(View):
             response = HttpResponse(subgraph_graphml(subgraph), content_type="application/graphml+xml; charset=utf-8")
             response["Content-Disposition"] = f'attachment; filename="neighbourhood-{node_id}.graphml"'
             return response
-        centre = subgraph.node(node_id)
-        ancestors = _ancestors(centre.path)
+        centre = Node.objects.only("node_id", "name", "path").get(pk=node_id)
+        ancestors = _ancestors(str(centre.path) if centre.path else None)
         by_id = {node.node_id: node for node in subgraph.nodes}
         return render(request, self.template_name, {
             "form": form,

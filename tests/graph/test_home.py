@@ -1,4 +1,5 @@
-"""The home page: what the graph holds, counted cheaply (exact up to a cap, estimated above it)."""
+"""The dashboard's counts and node types (``/``): what the graph holds, counted cheaply (exact up to a cap,
+estimated above it). The dashboard's other sections: tests/graph/test_dashboard.py."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import pytest
 from django.db import connection
 from django.urls import NoReverseMatch, reverse
 
-from config_admin.models import SystemConfig
 from graph.selectors import overview as overview_module
 from graph.selectors.overview import graph_overview
 from tests.factories import (
@@ -18,9 +18,10 @@ from tests.factories import (
     RelationshipFactory,
 )
 
-# Session + user, the seven counts, the filtered estimate checks, the view's populated flag and its rows, and
-# the staff user's permissions: well under this, whatever the table sizes.
-MAX_QUERIES = 16
+# Session + user, the seven counts, the confidence distribution, the queue (six), the views (four), the vector
+# indexes (eight), the embedding queue (two), the configuration (four), and a staff user's permissions: about
+# forty, whatever the table sizes (tests/graph/test_dashboard.py checks that it does not grow with the graph).
+MAX_QUERIES = 45
 
 
 @pytest.fixture
@@ -47,9 +48,8 @@ def _refresh_connectivity():
 
 
 def _count_cell(content: str, key: str) -> str:
-    row = content[content.index(f'id="count-{key}"'):]
-    row = row[: row.index("</tr>")]
-    cell = row[row.index('class="count'):]
+    tile = content[content.index(f'id="count-{key}"'):]
+    cell = tile[tile.index('class="count'):]
     return cell[cell.index(">") + 1: cell.index("</span>")]
 
 
@@ -59,11 +59,9 @@ def test_overview_counts(graph):
     assert (overview.nodes.value, overview.nodes.exact) == (4, True)
     assert overview.node_attributes.value == 2
     assert overview.relationships.value == 3
-    assert overview.auto_managed_relationships.value == 1
+    assert (overview.manual_relationships.value, overview.inferred_relationships.value) == (2, 1)
     assert overview.external_resources.value == 1
     assert overview.references.value == 1
-    assert overview.pending_inference.value == 4
-    assert overview.config_parameters.value == SystemConfig.objects.count()
     assert not overview.any_estimated
 
 
@@ -75,13 +73,12 @@ def test_home_shows_counts(client, user, graph, django_assert_max_num_queries):
     assert response.status_code == 200
     content = response.content.decode()
     expected = {
-        "nodes": "4", "node_attributes": "2", "relationships": "3", "external_resources": "1", "references": "1",
-        "pending_inference": "4", "config_parameters": str(SystemConfig.objects.count()),
+        "nodes": "4", "node_attributes": "2", "relationships": "3", "manual_relationships": "2",
+        "inferred_relationships": "1", "external_resources": "1", "references": "1",
     }
     for key, value in expected.items():
         assert _count_cell(content, key) == value, key
-    assert "1 auto-managed" in content
-    assert "≈" not in content.split("Counts up to")[0]
+    assert "≈" not in content.split("Live counts, exact up to")[0]
 
 
 @pytest.mark.django_db
@@ -133,33 +130,38 @@ def test_home_marks_counts_above_the_cap_as_estimates(client, user, graph, monke
     overview = response.context["overview"]
     assert not overview.nodes.exact and overview.nodes.value >= 3
     assert not overview.relationships.exact
-    assert overview.references.exact and overview.auto_managed_relationships.exact
+    assert overview.references.exact and overview.inferred_relationships.exact
     content = response.content.decode()
     assert _count_cell(content, "nodes").startswith("≈")
     assert _count_cell(content, "relationships").startswith("≈")
     assert _count_cell(content, "references") == "1"
+    assert _count_cell(content, "inferred_relationships") == "1"
     assert "count--estimate" in content
+    assert "PostgreSQL's estimate: more than 2 rows" in content
 
 
 @pytest.mark.django_db
 def test_filtered_counts_above_the_cap_are_estimates(graph, monkeypatch):
     monkeypatch.setattr(overview_module, "COUNT_CAP", 1)
     overview = graph_overview()
-    assert not overview.pending_inference.exact and overview.pending_inference.value >= 2
-    assert str(overview.pending_inference).startswith("≈")
-    assert overview.auto_managed_relationships.exact and overview.auto_managed_relationships.value == 1
+    assert not overview.manual_relationships.exact and overview.manual_relationships.value >= 2
+    assert str(overview.manual_relationships).startswith("≈")
+    assert overview.inferred_relationships.exact and overview.inferred_relationships.value == 1
 
 
 @pytest.mark.django_db
-def test_home_never_counts_a_whole_table(client, user, graph):
+def test_home_never_counts_a_whole_graph_table(client, user, graph, monkeypatch):
+    """Above the cap, every count of a graph table reads at most cap + 1 rows (the queue's per-worker count of
+    items in processing is bounded by the workers' batches, not by the graph)."""
     from django.test.utils import CaptureQueriesContext
 
+    monkeypatch.setattr(overview_module, "COUNT_CAP", 2)
     client.force_login(user)
     with CaptureQueriesContext(connection) as queries:
         client.get(reverse("home"))
     for query in queries.captured_queries:
         sql = query["sql"].upper()
-        if "COUNT(" in sql:
+        if "COUNT(" in sql and "WHERE STATUS = 'PROCESSING'" not in sql:
             assert "LIMIT" in sql, sql
 
 
@@ -175,7 +177,6 @@ def test_admin_links_only_for_staff(client, user, superuser, graph):
     client.force_login(user)
     content = client.get(reverse("home")).content.decode()
     assert "/admin/" not in content
-    assert "Browse" not in content
 
     client.force_login(superuser)
     response = client.get(reverse("home"))
@@ -186,6 +187,9 @@ def test_admin_links_only_for_staff(client, user, superuser, graph):
         url = _admin_url(name)
         if url is not None:
             assert f'href="{url}"' in content, name
+    relationships = reverse("admin:graph_relationship_changelist")
+    assert f'href="{relationships}?auto_managed__exact=1"' in content
+    assert f'href="{relationships}?auto_managed__exact=0"' in content
 
 
 @pytest.mark.django_db
@@ -193,4 +197,24 @@ def test_staff_without_permissions_gets_no_changelist_links(client, staff_user, 
     client.force_login(staff_user)
     response = client.get(reverse("home"))
     assert response.status_code == 200
-    assert all(row.admin_url is None for row in response.context["rows"])
+    assert all(row.admin_url is None for row in response.context["counts"])
+    assert all(row.admin_url is None for row in response.context["relationship_parts"])
+    content = response.content.decode()
+    main = content[content.index('<main'):content.index('</main>')]
+    assert "/admin/" not in main
+
+
+@pytest.mark.django_db
+def test_anonymous_visitors_are_sent_to_log_in(client):
+    response = client.get(reverse("home"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+@pytest.mark.django_db
+def test_node_types_link_to_the_filtered_node_list_for_staff(client, superuser, graph):
+    _refresh_connectivity()
+    client.force_login(superuser)
+    content = client.get(reverse("home")).content.decode()
+    assert f'<a href="{reverse("admin:graph_node_changelist")}?node_type=person">person</a>' in content
+    assert 'aria-labelledby="node-types-title node-types-desc"' in content  # the chart of the types
