@@ -1,8 +1,8 @@
 """The web edge of the error family: a ``DomainError`` that reaches a view's caller becomes a page, not a 500.
 
 Views that can show an error next to a form field do so themselves; anything they let through lands here:
-``PermissionRefused`` is a 403, ``NotFound`` a 404, every other ``DomainError`` a 400 page naming the code and the problem. Other
-exceptions are bugs and go on to Django's 500 handling (and the logs).
+``PermissionRefused`` is a 403, ``NotFound`` a 404, every other ``DomainError`` a 400 page naming the code and
+the problem. Other exceptions are bugs and go on to Django's 500 handling (and the logs).
 """
 
 from __future__ import annotations

@@ -117,7 +117,8 @@ def _relationships(node: Node, *, outgoing: bool, page: int) -> RelationshipPage
         "relationship_id", "source_node_id", "target_node_id", "relationship_type", "strength", "confidence_score",
         "auto_managed", "bidirectional", "shared_attributes_count", "inference_confidence", "metadata", "source",
         *(f"{other}__{column}" for column in _NODE_COLUMNS),
-    ).order_by((F("confidence_score") * F("strength")).desc(), "relationship_id")[start:start + RELATIONSHIPS_PER_PAGE + 1])
+    ).order_by((F("confidence_score") * F("strength")).desc(), "relationship_id"))
+    listed = listed[start:start + RELATIONSHIPS_PER_PAGE + 1]
     rows = [RelationshipRow(relationship=rel, other=getattr(rel, other),
                             explanation=relationship_inference_explained(rel) if rel.auto_managed else None)
             for rel in listed]

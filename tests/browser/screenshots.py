@@ -26,6 +26,10 @@ WIDTHS = (1400, 390)
 # name -> path; {node} is the demo's Python, {inferred} an inferred relationship (Go ↔ Rust).
 PAGES = {
     "home": "/",
+    "node-page": "/nodes/{node}/",
+    "neighbourhood": "/nodes/{node}/neighbourhood/?depth=2",
+    "paths": "/paths/?from=Python&to=Haskell",
+    "hierarchy": "/hierarchy/?path=computing.languages",
     "node-list": "/admin/graph/node/",
     "node-change": "/admin/graph/node/{node}/change/",
     "relationship-add": "/admin/graph/relationship/add/",

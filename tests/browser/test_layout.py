@@ -19,6 +19,12 @@ WIDTHS = (1400, 390)
 # name -> path (a callable of the site for paths with a row id).
 PAGES = {
     "home": "/",
+    "node-page": lambda site: f"/nodes/{site.showcase_node_id}/",
+    "neighbourhood": lambda site: f"/nodes/{site.showcase_node_id}/neighbourhood/?depth=2",
+    "neighbourhood-max": lambda site: f"/nodes/{site.showcase_node_id}/neighbourhood/?depth=3&limit=500",
+    "paths": "/paths/?from=Python&to=Haskell",
+    "hierarchy-roots": "/hierarchy/",
+    "hierarchy-level": "/hierarchy/?path=computing.languages",
     "node-list": "/admin/graph/node/",
     "node-change": lambda site: f"/admin/graph/node/{site.showcase_node_id}/change/",
     "relationship-list": "/admin/graph/relationship/",
