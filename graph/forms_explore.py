@@ -63,18 +63,18 @@ def unit_decimal(value: str, *, label: str) -> Decimal | None:
 
 
 class NeighbourhoodForm(forms.Form):
-    depth = forms.CharField(required=False, label="Depth", help_text=f"Hops from the node, 1 to {MAX_DEPTH}.")
+    depth = forms.CharField(required=False, label=f"Depth (1–{MAX_DEPTH} hops)")
     direction = forms.CharField(
         required=False, label="Direction", initial="both",
         widget=forms.Select(choices=[("both", "Both ways"), ("out", "Outgoing"), ("in", "Incoming")]),
         help_text="Which relationships to follow (bidirectional ones either way).")
+    # The form shows the values in effect (defaults filled in) once checked: ``shown_as_used``.
     types = forms.CharField(
         required=False, label="Relationship types",
         help_text="Only these types, separated by commas (empty: all).")
-    min_confidence = forms.CharField(required=False, label="Minimum confidence", help_text="0 to 1.")
-    min_strength = forms.CharField(required=False, label="Minimum strength", help_text="0 to 1.")
-    limit = forms.CharField(required=False, label="Node limit",
-                            help_text=f"At most this many nodes, 1 to {MAX_LIMIT} (default {DEFAULT_LIMIT}).")
+    min_confidence = forms.CharField(required=False, label="Minimum confidence (0–1)")
+    min_strength = forms.CharField(required=False, label="Minimum strength (0–1)")
+    limit = forms.CharField(required=False, label=f"Node limit (1–{MAX_LIMIT})")
     format = forms.CharField(required=False)
 
     def __init__(self, data, *, type_choices: list[str] | None = None, **kwargs):
@@ -120,6 +120,12 @@ class NeighbourhoodForm(forms.Form):
         if value not in FORMATS:
             raise _refuse(f"the format must be one of {', '.join(FORMATS)}, not {_shown(value)}")
         return value
+
+    def shown_as_used(self) -> None:
+        """After a successful check: show the depth, direction and limit in effect (defaults filled in)."""
+        self.data = self.data.copy()
+        for name in ("depth", "direction", "limit"):
+            self.data[name] = str(self.cleaned_data[name])
 
     def neighbourhood_query(self, node_id: int) -> NeighbourhoodQuery:
         data = self.cleaned_data

@@ -77,6 +77,7 @@ class NeighbourhoodView(View):
         if not form.is_valid():
             return self._refused(request, node_id, form, wanted)
         query = form.neighbourhood_query(node_id)
+        form.shown_as_used()
         fmt = form.cleaned_data["format"]
         try:
             subgraph = neighbourhood_fetch(query=query)
