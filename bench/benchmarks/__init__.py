@@ -12,6 +12,7 @@ MODULES = (
     "bench.benchmarks.confidence",
     "bench.benchmarks.views",
     "bench.benchmarks.inference",
+    "bench.benchmarks.exploration",
     "bench.benchmarks.similarity",
 )
 

@@ -9,19 +9,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models import F, QuerySet
+from django.db import connection
+from django.db.models import F
 
 from graph.errors import EXPLORE_BAD_PARAMETER, EXPLORE_UNKNOWN_NODE, GraphError, GraphNotFound
 from graph.models import Node, NodeResourceLink, Reference, Relationship
 from graph.selectors.similarity import SimilarityHit, SimilarityQuery, similarity_search
 from graph.services.confidence import NodeConfidenceExplanation, node_confidence_explained
 from graph.services.inference import InferenceExplanation, relationship_inference_explained
-from kgsite.db import capped_count
 
 RELATIONSHIPS_PER_PAGE = 25
 MAX_PAGE = 4_000  # 100,000 relationships: deeper offsets are refused rather than scanned
 RELATIONSHIP_COUNT_CAP = 100_000
 LIST_CAP = 50  # children, attributes, resources, references listed
+OTHER_COUNT_CAP = 10_000  # children, resource links and references counted up to this
 SIMILAR_NODES = 8
 _NODE_COLUMNS = ("node_id", "name", "node_type", "path", "confidence_score")
 
@@ -33,11 +34,6 @@ class CappedTotal:
 
     def __str__(self):
         return f"{self.value:,}+" if self.capped else f"{self.value:,}"
-
-
-def _capped(queryset: QuerySet, cap: int) -> CappedTotal:
-    count = capped_count(queryset, cap)
-    return CappedTotal(min(count, cap), count > cap)
 
 
 @dataclass(frozen=True)
@@ -109,7 +105,26 @@ def page_number(value: str | None, *, name: str) -> int:
     return int(text)
 
 
-def _relationships(node: Node, *, outgoing: bool, page: int) -> RelationshipPage:
+# The page's six counts in one statement, each reading at most its cap + 1 index entries.
+_COUNTS_SQL = """
+SELECT (SELECT count(*) FROM (SELECT 1 FROM relationships WHERE source_node_id = %(id)s LIMIT %(rel)s) AS o),
+       (SELECT count(*) FROM (SELECT 1 FROM relationships WHERE target_node_id = %(id)s LIMIT %(rel)s) AS i),
+       (SELECT count(*) FROM (SELECT 1 FROM nodes WHERE parent_node_id = %(id)s LIMIT %(list)s) AS c),
+       (SELECT count(*) FROM (SELECT 1 FROM node_resource_links WHERE node_id = %(id)s LIMIT %(list)s) AS l),
+       (SELECT count(*) FROM (SELECT 1 FROM reference_tracking WHERE source_node_id = %(id)s LIMIT %(list)s) AS m),
+       (SELECT count(*) FROM (SELECT 1 FROM reference_tracking WHERE target_node_id = %(id)s LIMIT %(list)s) AS r)
+"""
+
+
+def _counts(node_id: int) -> list[CappedTotal]:
+    caps = (RELATIONSHIP_COUNT_CAP, RELATIONSHIP_COUNT_CAP, *(OTHER_COUNT_CAP,) * 4)
+    with connection.cursor() as cursor:
+        cursor.execute(_COUNTS_SQL, {"id": node_id, "rel": RELATIONSHIP_COUNT_CAP + 1, "list": OTHER_COUNT_CAP + 1})
+        values = cursor.fetchone()
+    return [CappedTotal(min(value, cap), value > cap) for value, cap in zip(values, caps, strict=True)]
+
+
+def _relationships(node: Node, *, outgoing: bool, page: int, total: CappedTotal) -> RelationshipPage:
     own, other = ("source_node", "target_node") if outgoing else ("target_node", "source_node")
     base = Relationship.objects.filter(**{own: node})
     start = (page - 1) * RELATIONSHIPS_PER_PAGE
@@ -124,8 +139,7 @@ def _relationships(node: Node, *, outgoing: bool, page: int) -> RelationshipPage
             for rel in listed]
     more = len(rows) > RELATIONSHIPS_PER_PAGE
     return RelationshipPage(direction="outgoing" if outgoing else "incoming", rows=rows[:RELATIONSHIPS_PER_PAGE],
-                            total=_capped(base, RELATIONSHIP_COUNT_CAP), page=page, per_page=RELATIONSHIPS_PER_PAGE,
-                            more=more)
+                            total=total, page=page, per_page=RELATIONSHIPS_PER_PAGE, more=more)
 
 
 def node_page(*, node_id: int, out_page: int = 1, in_page: int = 1) -> NodePage:
@@ -134,7 +148,7 @@ def node_page(*, node_id: int, out_page: int = 1, in_page: int = 1) -> NodePage:
     if node is None:
         raise GraphNotFound(f"there is no node with id {node_id}", code=EXPLORE_UNKNOWN_NODE, node_id=node_id)
     ancestors = []
-    if node.path:
+    if node.path and "." in str(node.path):
         ancestors = list(Node.objects.filter(path__ancestors=node.path).exclude(pk=node.pk)
                          .only(*_NODE_COLUMNS).order_by("path"))
     children_qs = Node.objects.filter(parent_node=node)
@@ -143,28 +157,29 @@ def node_page(*, node_id: int, out_page: int = 1, in_page: int = 1) -> NodePage:
     received = Reference.objects.filter(target_node=node)
     reference_related = ("source_node", "source_resource", "target_node", "target_resource")
     explanation = node_confidence_explained(node=node, limit=LIST_CAP)
+    outgoing, incoming, children, linked, cites, cited = _counts(node.pk)
     page = NodePage(
         node=node,
         ancestors=ancestors,
         children=list(children_qs.only(*_NODE_COLUMNS).order_by("name", "node_id")[:LIST_CAP]),
-        children_total=_capped(children_qs, LIST_CAP * 200),
+        children_total=children,
         confidence=explanation,
         attributes_total=explanation.attribute_count,
-        outgoing=_relationships(node, outgoing=True, page=out_page),
-        incoming=_relationships(node, outgoing=False, page=in_page),
+        outgoing=_relationships(node, outgoing=True, page=out_page, total=outgoing),
+        incoming=_relationships(node, outgoing=False, page=in_page, total=incoming),
         resource_links=list(links.select_related("resource").defer("resource__embedding")
                             .order_by("-confidence", "link_id")[:LIST_CAP]),
-        resource_links_total=_capped(links, LIST_CAP * 200),
+        resource_links_total=linked,
         references_made=list(made.select_related(*reference_related)
                              .defer("source_node__embedding", "target_node__embedding",
                                     "source_resource__embedding", "target_resource__embedding")
                              .order_by("-reference_id")[:LIST_CAP]),
-        references_made_total=_capped(made, LIST_CAP * 200),
+        references_made_total=cites,
         references_received=list(received.select_related(*reference_related)
                                  .defer("source_node__embedding", "target_node__embedding",
                                         "source_resource__embedding", "target_resource__embedding")
                                  .order_by("-reference_id")[:LIST_CAP]),
-        references_received_total=_capped(received, LIST_CAP * 200),
+        references_received_total=cited,
     )
     _add_similar(page)
     return page
