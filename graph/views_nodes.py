@@ -8,6 +8,7 @@ show. A bad parameter is a 400 page (or JSON/GraphML error) that names it; an un
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 from django.http import HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import render
@@ -21,7 +22,7 @@ from graph.presentation.graph_export import subgraph_graphml, subgraph_json
 from graph.presentation.graph_svg import subgraph_legend, subgraph_svg
 from graph.selectors.neighbourhood import neighbourhood_fetch
 from graph.selectors.node_page import node_page, page_number
-from graph.selectors.subgraph import SubgraphNode
+from graph.selectors.subgraph import SubgraphEdge, SubgraphNode
 from graph.views_search import breakable_path
 from kgsite.admin import distinct_values
 
@@ -58,7 +59,28 @@ class NodeDetailView(View):
             "breadcrumbs": node_breadcrumbs(page.ancestors, page.node),
             "metadata_json": json.dumps(page.node.metadata, indent=2, ensure_ascii=False, sort_keys=True),
             "has_embedding": page.has_embedding,
+            # Prefixes instead of a {% url %} per row: /nodes/ and the admin's relationship pages.
+            "node_url_prefix": reverse("node_detail", args=[0]).removesuffix("0/"),
+            "relationship_admin_prefix": reverse("admin:graph_relationship_change", args=[0]).removesuffix(
+                "0/change/"),
         })
+
+
+@dataclass(frozen=True)
+class _NodeRow:
+    node: SubgraphNode
+    page_url: str
+    centre_url: str
+    confidence: str
+
+
+@dataclass(frozen=True)
+class _EdgeRow:
+    edge: SubgraphEdge
+    source: _NodeRow
+    target: _NodeRow
+    strength: str
+    confidence: str
 
 
 def _page_link(params: QueryDict, **changes) -> str:
@@ -99,7 +121,11 @@ class NeighbourhoodView(View):
             return response
         centre = Node.objects.only("node_id", "name", "path").get(pk=node_id)
         ancestors = _ancestors(str(centre.path) if centre.path else None)
-        by_id = {node.node_id: node for node in subgraph.nodes}
+        # The tables' rows with their links and numbers formatted here: hundreds of {% url %} and floatformat
+        # calls would cost more than the traversal.
+        detail_prefix = reverse("node_detail", args=[0]).removesuffix("0/")
+        rows = {node.node_id: _NodeRow(node, f"{detail_prefix}{node.node_id}/", node_url(node),
+                                       f"{node.confidence:.3f}") for node in subgraph.nodes}
         return render(request, self.template_name, {
             "form": form,
             "subgraph": subgraph,
@@ -107,8 +133,9 @@ class NeighbourhoodView(View):
             "svg": subgraph_svg(subgraph, node_url=node_url,
                                 title=f"Neighbourhood of {centre.name}, depth {query.depth}"),
             "legend": subgraph_legend(subgraph),
-            "edges": [(edge, by_id[edge.source_id], by_id[edge.target_id]) for edge in subgraph.edges],
-            "nodes": sorted(subgraph.nodes, key=lambda node: (node.depth, node.name.lower(), node.node_id)),
+            "edges": [_EdgeRow(edge, rows[edge.source_id], rows[edge.target_id], f"{edge.strength:.2f}",
+                               f"{edge.confidence:.3f}") for edge in subgraph.edges],
+            "nodes": sorted(rows.values(), key=lambda row: (row.node.depth, row.node.name.lower(), row.node.node_id)),
             "query": query,
             "json_url": _page_link(params, format="json"),
             "graphml_url": _page_link(params, format="graphml"),
