@@ -17,6 +17,7 @@ from django.views import View
 
 from graph.errors import GraphError
 from graph.forms_paths import PathsForm, refusal_status, refuse
+from graph.presentation.graph_svg import subgraph_legend, subgraph_svg
 from graph.selectors.node_lookup import NodeChoice
 from graph.selectors.paths import MAX_DEPTH, PATHS_SHOWN, FoundPath, PathSearch, paths_find
 from graph.selectors.subgraph import SubgraphEdge, SubgraphNode
@@ -141,6 +142,12 @@ class PathsView(View):
             "breadcrumbs": [("Dashboard", reverse("home")), ("Paths", None)],
             "paths_shown": PATHS_SHOWN,
         }
+        if result and result.found and len(result.subgraph.nodes) > 2:
+            # The paths together as a picture (the same drawing as the neighbourhood's): each node opens its page.
+            detail_prefix = reverse("node_detail", args=[0]).removesuffix("0/")
+            context["svg"] = subgraph_svg(result.subgraph, node_url=lambda node: f"{detail_prefix}{node.node_id}/",
+                                          title="The shortest paths")
+            context["legend"] = subgraph_legend(result.subgraph)
         if result:
             context.update(
                 start=_node_view(result.nodes[query.from_id]), end=_node_view(result.nodes[query.to_id]),

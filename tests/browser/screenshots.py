@@ -28,7 +28,7 @@ PAGES = {
     "home": "/",
     "node-page": "/nodes/{node}/",
     "neighbourhood": "/nodes/{node}/neighbourhood/?depth=2",
-    "paths": "/paths/?from=Python&to=Haskell",
+    "paths": "/paths/?from=Alan+Kay&to=Rich+Hickey",
     "hierarchy": "/hierarchy/?path=computing.languages",
     "node-list": "/admin/graph/node/",
     "node-change": "/admin/graph/node/{node}/change/",

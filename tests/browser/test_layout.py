@@ -22,7 +22,7 @@ PAGES = {
     "node-page": lambda site: f"/nodes/{site.showcase_node_id}/",
     "neighbourhood": lambda site: f"/nodes/{site.showcase_node_id}/neighbourhood/?depth=2",
     "neighbourhood-max": lambda site: f"/nodes/{site.showcase_node_id}/neighbourhood/?depth=3&limit=500",
-    "paths": "/paths/?from=Python&to=Haskell",
+    "paths": "/paths/?from=Alan+Kay&to=Rich+Hickey",
     "hierarchy-roots": "/hierarchy/",
     "hierarchy-level": "/hierarchy/?path=computing.languages",
     "node-list": "/admin/graph/node/",

@@ -349,3 +349,16 @@ def test_an_ambiguous_name_lists_its_nodes(curator, graph):
 def test_a_node_without_an_embedding_is_fine(curator, graph):
     assert graph["ada"].embedding is None
     assert curator.get(PATHS, {"from": "Ada", "to": "Basic"}).status_code == 200
+
+
+def test_the_page_draws_the_paths_as_a_picture(curator, graph):
+    import xml.etree.ElementTree as ET
+
+    response = curator.get(PATHS, {"from": "ada", "to": "dart"})
+    subgraph = response.context["result"].subgraph
+    svg = ET.fromstring(str(response.context["svg"]))
+    links = {a.get("href") for a in svg.iter("{http://www.w3.org/2000/svg}a")}
+    assert len(subgraph.nodes) == 5  # ada, dart and the three middles: basic, carl, eve
+    assert links == {reverse("node_detail", args=[node.node_id]) for node in subgraph.nodes}
+    one_hop = curator.get(PATHS, {"from": "gil", "to": "hal"})
+    assert one_hop.context["result"].found and "svg" not in one_hop.context  # two nodes: the chain says it all
