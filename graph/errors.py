@@ -21,6 +21,7 @@ PARENT_WITHOUT_PATH = "RG-NODE-003"  # the parent has no path, or a node with ch
 HIERARCHY_CYCLE = "RG-NODE-004"  # a node cannot move under itself or one of its descendants
 NO_NODE_AT_PATH = "RG-NODE-005"  # the path's prefix names no node, so the node has no parent to go under
 PARENT_MISSING = "RG-NODE-006"  # the parent node does not exist
+PATH_TAKEN = "RG-NODE-002"  # a move would give the node (or a descendant) a path another node already has
 NODE_MISSING = "RG-NODE-008"  # the node to act on does not exist
 HIERARCHY_DATA_INVALID = "RG-NODE-009"  # migrating a database whose existing nodes break the rule (graph.0006)
 

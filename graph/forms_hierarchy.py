@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from django import forms
 
-from graph.errors import NODE_MISSING, PARENT_MISSING, SEARCH_UNKNOWN_NODE, GraphError
+from graph.errors import HIERARCHY_CYCLE, NODE_MISSING, PARENT_MISSING, PATH_TAKEN, SEARCH_UNKNOWN_NODE, GraphError
 from graph.forms_paths import node_term_lookup, refuse, shown
 from graph.models import Node
 from graph.selectors.hierarchy import MAX_PAGE, hierarchy_path_checked
 from graph.selectors.search import term_path
+from graph.services.hierarchy import path_label
 
 
 def _page_number(value: str) -> int:
@@ -98,6 +99,35 @@ class MoveForm(forms.Form):
         if at_path is None:
             raise refuse(f"no node has the id, name or path {shown(value)} to move under", PARENT_MISSING)
         return at_path
+
+    def clean(self):
+        """Two refusals told here in names, before ``node_move`` (which stays the authority): a move under the
+        node's own subtree (the database's message names ids), and a move onto a path another node holds (which
+        would break ``unique_node_path``; ``node_move`` refuses it too, with RG-NODE-002, but names no node)."""
+        data = super().clean()
+        if self.errors:
+            return data
+        node = Node.objects.only("node_id", "name", "path").filter(pk=data["node"]).first()
+        if node is None:
+            return data  # node_move's RG-NODE-008
+        own_path = str(node.path) if node.path else None
+        label = own_path.split(".")[-1] if own_path else path_label(node.name)
+        new_path = label if data["parent"] is None and own_path else None
+        if data["parent"] is not None:
+            parent = Node.objects.only("node_id", "name", "path").filter(pk=data["parent"]).first()
+            parent_path = str(parent.path) if parent and parent.path else None
+            if own_path and parent_path and (parent_path + ".").startswith(own_path + "."):
+                what = "itself" if parent.node_id == node.node_id else f"{parent.name}, one of its own descendants"
+                self.add_error("parent", refuse(f"{node.name} cannot move under {what}", HIERARCHY_CYCLE))
+                return data
+            new_path = f"{parent_path}.{label}" if parent_path and label else None
+        if new_path:
+            holder = Node.objects.filter(path=new_path).exclude(pk=node.node_id).only("node_id", "name").first()
+            if holder is not None:
+                self.add_error("parent", refuse(
+                    f"{holder.name} (id {holder.node_id}) already has the path {new_path}, where {node.name} would "
+                    f"go: rename or move one of them first", PATH_TAKEN))
+        return data
 
     def clean_back(self) -> str:
         value = self.cleaned_data["back"]

@@ -18,7 +18,15 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views import View
 
-from graph.errors import NODE_MISSING, PARENT_MISSING, GraphError, GraphNotFound
+from graph.errors import (
+    HIERARCHY_CYCLE,
+    NODE_MISSING,
+    PARENT_MISSING,
+    PARENT_WITHOUT_PATH,
+    PATH_TAKEN,
+    GraphError,
+    GraphNotFound,
+)
 from graph.forms_hierarchy import HierarchyForm, MoveForm
 from graph.forms_paths import refusal_status, refuse
 from graph.selectors.hierarchy import HierarchyLevel, TreeChild, TreeNode, hierarchy_level
@@ -29,7 +37,8 @@ from kgsite.errors import require_permission
 MOVE_PERMISSION = "graph.change_node"
 # Which move field a refusal belongs beside: HierarchyError.field, or the code of a GraphError.
 MOVE_FIELDS = {"parent_node": "parent", "path": None}
-MOVE_CODE_FIELDS = {NODE_MISSING: "node", PARENT_MISSING: "parent"}
+MOVE_CODE_FIELDS = {NODE_MISSING: "node", PARENT_MISSING: "parent", HIERARCHY_CYCLE: "parent",
+                    PARENT_WITHOUT_PATH: "parent", PATH_TAKEN: "parent"}
 
 
 def hierarchy_url(path: str | None = None, page: int = 1) -> str:

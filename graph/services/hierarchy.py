@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 
 from graph.errors import (
     HIERARCHY_CYCLE,
@@ -29,6 +29,7 @@ from graph.errors import (
     PARENT_MISSING,
     PARENT_WITHOUT_PATH,
     PATH_PARENT_MISMATCH,
+    PATH_TAKEN,
     GraphError,
 )
 from graph.models import Node
@@ -142,6 +143,11 @@ def node_move(*, node_id: int, parent_id: int | None, user=None) -> MoveReport:
             with transaction.atomic():
                 Node.objects.filter(pk=node_id).update(parent_node_id=parent_id)
         except DatabaseError as exc:
+            constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None)
+            if isinstance(exc, IntegrityError) and constraint == "unique_node_path":
+                raise HierarchyError(f"moving {node} there would give it (or one of its descendants) a path another "
+                                     "node already has; rename or move that node first", code=PATH_TAKEN,
+                                     field="parent_node", node_id=node_id) from exc
             error = domain_error_from_database(exc, GraphError)
             if error is None:
                 raise

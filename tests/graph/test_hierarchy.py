@@ -233,3 +233,18 @@ class TestAdmin:
         response = self._change(admin_client_for, tree["c"], path="computing.languages.functional.lisp")
         assert response.status_code == 200
         assert "Another node already has this path." in str(response.context["adminform"].form.errors)
+
+
+def test_a_move_onto_a_taken_path_is_refused_with_its_code_and_moves_nothing():
+    from graph.errors import PATH_TAKEN, GraphError
+    from tests.factories import NodeFactory
+
+    science = NodeFactory(label="sci_taken", name="Science")
+    optics = NodeFactory(parent=science, label="optics", name="Optics")
+    arts = NodeFactory(label="arts_taken", name="Arts")
+    NodeFactory(parent=arts, label="optics", name="Art optics")
+    with pytest.raises(GraphError) as refused:
+        node_move(node_id=optics.pk, parent_id=arts.pk)
+    assert refused.value.code == PATH_TAKEN
+    optics.refresh_from_db()
+    assert str(optics.path) == "sci_taken.optics" and optics.parent_node_id == science.pk

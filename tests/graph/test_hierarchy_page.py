@@ -224,9 +224,12 @@ def test_a_move_under_its_own_descendant_is_refused(editor, tree):
                                   "back": "science.physics"})
     content = response.content.decode()
     assert response.status_code == 400
-    assert "RG-NODE-004" in content and "The move was refused" in content
+    assert "RG-NODE-004: Physics cannot move under Mechanics, one of its own descendants" in content
+    assert "The move was refused" in content and response.context["move_form"].errors["parent"]
     assert paths() == before
     assert response.context["level"].node.name == "Physics"  # shown again on the level it was posted from
+    response = editor.post(MOVE, {"node": tree["physics"].node_id, "parent": "Physics"})
+    assert response.status_code == 400 and "Physics cannot move under itself" in response.content.decode()
 
 
 @pytest.mark.parametrize(("parent", "code"), [("Nothing like it", "RG-NODE-006"), ("999999999", "RG-NODE-006")])
@@ -258,3 +261,16 @@ def test_a_user_without_permission_sees_no_form_and_is_refused(curator, tree):
 
 def test_get_on_the_move_url_is_not_allowed(editor):
     assert editor.get(MOVE).status_code == 405
+
+
+def test_a_move_onto_a_taken_path_is_refused(editor, tree):
+    """node_move lets the unique violation through (a 500): the form refuses it first."""
+    NodeFactory(parent=tree["arts"], label="optics", name="Art optics")
+    before = paths()
+    response = editor.post(MOVE, {"node": tree["optics"].node_id, "parent": "arts"})
+    assert response.status_code == 400
+    text = response.content.decode()
+    assert "RG-NODE-002" in text and "Art optics (id" in text and "already has the path arts.optics" in text
+    assert paths() == before
+    response = editor.post(MOVE, {"node": tree["optics"].node_id, "parent": "science.physics"})  # where it is
+    assert response.status_code == 302 and paths() == before
