@@ -18,22 +18,23 @@ from graph.selectors.neighbourhood import (
     DIRECTIONS,
     MAX_DEPTH,
     MAX_LIMIT,
-    MAX_TYPES,
-    TYPE_MAX_LENGTH,
     NeighbourhoodQuery,
 )
+from graph.selectors.subgraph import MAX_TYPES, TYPE_MAX_LENGTH
 
 FORMATS = ("html", "json", "graphml")
 DEFAULT_DEPTH = 2
 TEXT_MAX = 40  # longer than this is no number anyone meant
 
 
-def _refuse(message: str) -> ValidationError:
-    error = GraphError(message, code=EXPLORE_BAD_PARAMETER)
-    return ValidationError(str(error), code=error.code)
+def refuse(message: str, code: str = EXPLORE_BAD_PARAMETER) -> ValidationError:
+    """A refusal as a form error whose message starts with its code and whose ``code`` is the RG code (the
+    exploration forms' one helper: neighbourhood, paths, hierarchy)."""
+    return ValidationError(str(GraphError(message, code=code)), code=code)
 
 
-def _shown(value: str) -> str:
+def shown(value: str) -> str:
+    """A value quoted for a message, cut at 40 characters."""
     value = value.strip()
     return f"“{value[:TEXT_MAX]}{'…' if len(value) > TEXT_MAX else ''}”"
 
@@ -44,7 +45,7 @@ def whole_number(value: str, *, label: str, low: int, high: int, default: int) -
     if not text:
         return default
     if not (text.isascii() and text.lstrip("-").isdigit() and len(text) <= TEXT_MAX) or not low <= int(text) <= high:
-        raise _refuse(f"the {label} must be a whole number from {low} to {high}, not {_shown(text)}")
+        raise refuse(f"the {label} must be a whole number from {low} to {high}, not {shown(text)}")
     return int(text)
 
 
@@ -58,7 +59,7 @@ def unit_decimal(value: str, *, label: str) -> Decimal | None:
     except InvalidOperation:
         number = None
     if number is None or not number.is_finite() or not Decimal(0) <= number <= Decimal(1):
-        raise _refuse(f"the {label} must be a number from 0 to 1, not {_shown(text)}")
+        raise refuse(f"the {label} must be a number from 0 to 1, not {shown(text)}")
     return number
 
 
@@ -95,17 +96,17 @@ class NeighbourhoodForm(forms.Form):
     def clean_direction(self):
         value = (self.cleaned_data["direction"] or "both").strip().lower()
         if value not in DIRECTIONS:
-            raise _refuse(f"the direction must be one of {', '.join(DIRECTIONS)}, not {_shown(value)}")
+            raise refuse(f"the direction must be one of {', '.join(DIRECTIONS)}, not {shown(value)}")
         return value
 
     def clean_types(self):
         names = [name.strip() for name in self.cleaned_data["types"].split(",") if name.strip()]
         names = list(dict.fromkeys(names))
         if len(names) > MAX_TYPES:
-            raise _refuse(f"at most {MAX_TYPES} relationship types can be chosen, not {len(names)}")
+            raise refuse(f"at most {MAX_TYPES} relationship types can be chosen, not {len(names)}")
         for name in names:
             if len(name) > TYPE_MAX_LENGTH:
-                raise _refuse(f"a relationship type has at most {TYPE_MAX_LENGTH} characters; {_shown(name)} has "
+                raise refuse(f"a relationship type has at most {TYPE_MAX_LENGTH} characters; {shown(name)} has "
                               f"{len(name)}")
         return tuple(names)
 
@@ -118,7 +119,7 @@ class NeighbourhoodForm(forms.Form):
     def clean_format(self):
         value = (self.cleaned_data["format"] or "html").strip().lower()
         if value not in FORMATS:
-            raise _refuse(f"the format must be one of {', '.join(FORMATS)}, not {_shown(value)}")
+            raise refuse(f"the format must be one of {', '.join(FORMATS)}, not {shown(value)}")
         return value
 
     def shown_as_used(self) -> None:

@@ -9,7 +9,8 @@ from __future__ import annotations
 from django import forms
 
 from graph.errors import HIERARCHY_CYCLE, NODE_MISSING, PARENT_MISSING, PATH_TAKEN, SEARCH_UNKNOWN_NODE, GraphError
-from graph.forms_paths import node_term_lookup, refuse, shown
+from graph.forms_explore import refuse, shown
+from graph.forms_paths import node_term_lookup
 from graph.models import Node
 from graph.selectors.hierarchy import MAX_PAGE, hierarchy_path_checked
 from graph.selectors.search import term_path

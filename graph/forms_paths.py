@@ -9,10 +9,10 @@ stays the authority on the ranges.
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django import forms
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS
 
 from graph.errors import (
     EXPLORE_BAD_PARAMETER,
@@ -21,22 +21,14 @@ from graph.errors import (
     SEARCH_UNKNOWN_NODE,
     GraphError,
 )
+from graph.forms_explore import refuse, shown, unit_decimal
 from graph.models import Node
 from graph.selectors.node_lookup import NodeChoice, NodeLookup, node_lookup
-from graph.selectors.paths import DEFAULT_MAX_DEPTH, MAX_DEPTH, MAX_TYPES, MIN_DEPTH, TYPE_MAX_LENGTH, PathQuery
+from graph.selectors.paths import DEFAULT_MAX_DEPTH, MAX_DEPTH, MIN_DEPTH, PathQuery
+from graph.selectors.subgraph import MAX_TYPES, TYPE_MAX_LENGTH
 
-NUMBER_MAX_LENGTH = 40
 END_FIELDS = ("from", "to")
 DIRECTION_CHOICES = [("both", "Either way"), ("out", "Along their direction only")]
-
-
-def refuse(message: str, code: str = EXPLORE_BAD_PARAMETER) -> ValidationError:
-    """A refusal as a form error whose message starts with its code and whose ``code`` is the RG code."""
-    return ValidationError(str(GraphError(message, code=code)), code=code)
-
-
-def shown(value: str) -> str:
-    return f"“{value[:40]}{'…' if len(value) > 40 else ''}”"
 
 
 def node_term_lookup(term: str) -> NodeLookup:
@@ -132,16 +124,7 @@ class PathsForm(forms.Form):
         return self.cleaned_data["direction"] or "both"
 
     def clean_min_confidence(self) -> Decimal | None:
-        value = self.cleaned_data["min_confidence"]
-        if not value:
-            return None
-        try:
-            number = Decimal(value) if len(value) <= NUMBER_MAX_LENGTH else None
-        except InvalidOperation:
-            number = None
-        if number is None or not number.is_finite() or not Decimal(0) <= number <= Decimal(1):
-            raise refuse(f"the minimum confidence must be a number from 0 to 1, not {shown(value)}")
-        return number
+        return unit_decimal(self.cleaned_data["min_confidence"], label="minimum confidence")
 
     def clean_type(self) -> tuple[str, ...]:
         values = [value.strip() for value in self.cleaned_data["type"] if value.strip()]

@@ -22,14 +22,18 @@ from decimal import Decimal
 from django.db import connection
 
 from graph.errors import EXPLORE_BAD_PARAMETER, EXPLORE_UNKNOWN_NODE, GraphError, GraphNotFound
-from graph.selectors.subgraph import Subgraph, SubgraphEdge, SubgraphNode
+from graph.selectors.subgraph import (
+    Subgraph,
+    SubgraphEdge,
+    SubgraphNode,
+    relationship_filters_check,
+    relationship_filters_sql,
+)
 
 DIRECTIONS = ("both", "out", "in")
 MAX_DEPTH = 3
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 500
-MAX_TYPES = 20
-TYPE_MAX_LENGTH = 100  # relationships.relationship_type is VARCHAR(100)
 EDGES_PER_NODE = 5  # the picture shows at most limit × this many relationships among its nodes
 
 
@@ -53,14 +57,8 @@ class NeighbourhoodQuery:
             refuse(f"the direction must be one of {', '.join(DIRECTIONS)}, not {self.direction[:40]!r}")
         if not 1 <= self.limit <= MAX_LIMIT:
             refuse(f"the node limit must be from 1 to {MAX_LIMIT}, not {self.limit}")
-        if len(self.types) > MAX_TYPES:
-            refuse(f"at most {MAX_TYPES} relationship types can be chosen, not {len(self.types)}")
-        for kind in self.types:
-            if not kind or len(kind) > TYPE_MAX_LENGTH:
-                refuse(f"a relationship type has 1 to {TYPE_MAX_LENGTH} characters; {kind[:40]!r} has {len(kind)}")
-        for name, value in (("minimum confidence", self.min_confidence), ("minimum strength", self.min_strength)):
-            if value is not None and not (value.is_finite() and Decimal(0) <= value <= Decimal(1)):
-                refuse(f"the {name} must be between 0 and 1, not {value}")
+        relationship_filters_check(types=self.types, bounds={"minimum confidence": self.min_confidence,
+                                                             "minimum strength": self.min_strength})
         return self
 
     @property
@@ -80,18 +78,10 @@ class _Filters:
     params: list = field(default_factory=list)
 
 
-def _filters(query: NeighbourhoodQuery, alias: str = "r") -> _Filters:
-    clauses, params = [], []
-    if query.types:
-        clauses.append(f"{alias}.relationship_type = ANY(%s::text[])")
-        params.append(list(query.types))
-    if query.min_confidence is not None:
-        clauses.append(f"{alias}.confidence_score >= %s::numeric")
-        params.append(query.min_confidence)
-    if query.min_strength is not None:
-        clauses.append(f"{alias}.strength >= %s::numeric")
-        params.append(query.min_strength)
-    return _Filters(" AND ".join(clauses) or "TRUE", params)
+def _filters(query: NeighbourhoodQuery) -> _Filters:
+    sql, params = relationship_filters_sql(types=query.types, min_confidence=query.min_confidence,
+                                           min_strength=query.min_strength)
+    return _Filters(sql, params)
 
 
 def _sides(query: NeighbourhoodQuery) -> list[tuple[str, str, str]]:

@@ -34,12 +34,16 @@ from decimal import Decimal
 from django.db import connection
 
 from graph.errors import EXPLORE_BAD_PARAMETER, EXPLORE_UNKNOWN_NODE, GraphError, GraphNotFound
-from graph.selectors.subgraph import Subgraph, SubgraphEdge, SubgraphNode
+from graph.selectors.subgraph import (
+    Subgraph,
+    SubgraphEdge,
+    SubgraphNode,
+    relationship_filters_check,
+    relationship_filters_sql,
+)
 
 DIRECTIONS = ("both", "out")
 MIN_DEPTH, MAX_DEPTH, DEFAULT_MAX_DEPTH = 1, 6, 4
-MAX_TYPES = 20
-TYPE_MAX_LENGTH = 100  # relationships.relationship_type is VARCHAR(100)
 EDGES_PER_LEVEL = 20_000  # relationships read per level at most; more and the search stops there (truncated)
 PATHS_SHOWN = 10  # shortest paths returned, the strongest first
 PATHS_CONSIDERED = 500  # shortest paths put together to choose the strongest PATHS_SHOWN from (all are counted)
@@ -65,14 +69,7 @@ class PathQuery:
             refuse(f"the maximum depth must be from {MIN_DEPTH} to {MAX_DEPTH}, not {self.max_depth}")
         if self.direction not in DIRECTIONS:
             refuse(f"the direction must be one of {', '.join(DIRECTIONS)}, not {self.direction[:40]!r}")
-        if len(self.types) > MAX_TYPES:
-            refuse(f"at most {MAX_TYPES} relationship types can be chosen, not {len(self.types)}")
-        for kind in self.types:
-            if not kind or len(kind) > TYPE_MAX_LENGTH:
-                refuse(f"a relationship type has 1 to {TYPE_MAX_LENGTH} characters; {kind[:40]!r} has {len(kind)}")
-        value = self.min_confidence
-        if value is not None and not (value.is_finite() and Decimal(0) <= value <= Decimal(1)):
-            refuse(f"the minimum confidence must be between 0 and 1, not {value}")
+        relationship_filters_check(types=self.types, bounds={"minimum confidence": self.min_confidence})
         return self
 
     def as_parameters(self) -> dict:
@@ -155,14 +152,7 @@ class _Side:
 
 
 def _filters(query: PathQuery) -> tuple[str, list]:
-    clauses, params = [], []
-    if query.types:
-        clauses.append("r.relationship_type = ANY(%s::text[])")
-        params.append(list(query.types))
-    if query.min_confidence is not None:
-        clauses.append("r.confidence_score >= %s::numeric")
-        params.append(query.min_confidence)
-    return " AND ".join(clauses) or "TRUE", params
+    return relationship_filters_sql(types=query.types, min_confidence=query.min_confidence)
 
 
 def _level_sql(query: PathQuery, side: _Side) -> tuple[str, list]:

@@ -7,8 +7,47 @@ JSON and GraphML) all read the same object, so what is drawn, listed and downloa
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+
+from graph.errors import EXPLORE_BAD_PARAMETER, GraphError
+
+MAX_TYPES = 20  # relationship types a traversal may be restricted to
+TYPE_MAX_LENGTH = 100  # relationships.relationship_type is VARCHAR(100)
+
+
+def relationship_filters_check(*, types: Iterable[str], bounds: dict[str, Decimal | None]) -> None:
+    """The relationship filters the traversals share: at most ``MAX_TYPES`` types of 1 to ``TYPE_MAX_LENGTH``
+    characters, and each bound (``{"minimum confidence": value}``) None or from 0 to 1; RG-EXPLORE-001 otherwise."""
+    types = list(types)
+    if len(types) > MAX_TYPES:
+        raise GraphError(f"at most {MAX_TYPES} relationship types can be chosen, not {len(types)}",
+                         code=EXPLORE_BAD_PARAMETER)
+    for kind in types:
+        if not kind or len(kind) > TYPE_MAX_LENGTH:
+            raise GraphError(f"a relationship type has 1 to {TYPE_MAX_LENGTH} characters; {kind[:40]!r} has "
+                             f"{len(kind)}", code=EXPLORE_BAD_PARAMETER)
+    for name, value in bounds.items():
+        if value is not None and not (value.is_finite() and Decimal(0) <= value <= Decimal(1)):
+            raise GraphError(f"the {name} must be between 0 and 1, not {value}", code=EXPLORE_BAD_PARAMETER)
+
+
+def relationship_filters_sql(*, types: Iterable[str], min_confidence: Decimal | None,
+                             min_strength: Decimal | None = None, alias: str = "r") -> tuple[str, list]:
+    """The WHERE clause (``TRUE`` when there is none) and parameters of those filters on ``relationships``."""
+    clauses, params = [], []
+    types = list(types)
+    if types:
+        clauses.append(f"{alias}.relationship_type = ANY(%s::text[])")
+        params.append(types)
+    if min_confidence is not None:
+        clauses.append(f"{alias}.confidence_score >= %s::numeric")
+        params.append(min_confidence)
+    if min_strength is not None:
+        clauses.append(f"{alias}.strength >= %s::numeric")
+        params.append(min_strength)
+    return " AND ".join(clauses) or "TRUE", params
 
 
 @dataclass(frozen=True)
