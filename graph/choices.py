@@ -40,3 +40,30 @@ class SearchMode(models.TextChoices):
     APPROXIMATE = "approximate", "Approximate (vector index)"
     EXACT = "exact", "Exact"
     HYBRID = "hybrid", "Hybrid (full text + vector)"
+
+
+class ImportStatus(models.TextChoices):
+    """An uploaded import's way through the worker (docs/import-format.md, "From the admin")."""
+
+    UPLOADED = "uploaded", "Uploaded, waiting for the check"
+    CHECKING = "checking", "Being checked"
+    CHECKED = "checked", "Checked, waiting for confirmation"
+    INVALID = "invalid", "Refused: the file has errors"
+    QUEUED = "queued", "Confirmed, waiting for a worker"
+    RUNNING = "running", "Importing"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class ImportFormat(models.TextChoices):
+    JSONL = "jsonl", "JSON Lines"
+    CSV = "csv", "CSV (a ZIP of one file per kind)"
+
+
+class OnConflict(models.TextChoices):
+    """What an import does with a record whose node, attribute, relationship, ... is already in the database."""
+
+    UPDATE = "update", "Update it where the file differs"
+    SKIP = "skip", "Leave it as it is"
+    ERROR = "error", "Refuse the whole file"

@@ -1,6 +1,7 @@
 from graph.models.attributes import NodeAttribute
 from graph.models.confidence import ConfidenceRecalculation
 from graph.models.embeddings import EmbeddingQueueItem, VectorIndexBuild
+from graph.models.imports import ImportJob
 from graph.models.inference import InferenceQueueItem, MaintenanceRun
 from graph.models.nodes import Node
 from graph.models.references import Reference
@@ -17,7 +18,7 @@ from graph.models.views import (
 
 __all__ = [
     "ConfidenceRecalculation", "EmbeddingQueueItem", "EmbeddingSimilarityCache", "ExternalResource",
-    "GraphConnectivityStats",
+    "GraphConnectivityStats", "ImportJob",
     "InferenceQueueItem", "MaintenanceRun",
     "MaterializedViewRefresh", "Node", "NodeAttribute", "NodeConfidenceCache", "NodeResourceLink",
     "PopularEntityRanking", "Reference", "Relationship", "RelationshipStrengthMatrix", "VectorIndexBuild",

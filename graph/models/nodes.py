@@ -34,6 +34,10 @@ class Node(models.Model):
     # Not in the spec (docs/schema.md, "Embeddings"): the provider that made ``embedding`` ("hashing-v1"); empty
     # when the vector was supplied by a user (admin, import, SQL), which the embedder then never overwrites.
     embedding_model = models.CharField(max_length=100, null=True, blank=True, editable=False)
+    # Not in the spec (docs/schema.md, "External keys"): the stable identifier that import files use for the node
+    # (docs/import-format.md). Unique when set; nodes made in the admin have none until an import names them.
+    external_key = models.CharField(max_length=255, null=True, blank=True, unique=True,
+                                    help_text="The node's key in import and export files (docs/import-format.md).")
     metadata = metadata_field()
     confidence_score = unit_decimal(
         "0.5", help_text="Worked out by the database from the node's attributes (weight, confidence, source "

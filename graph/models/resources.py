@@ -43,6 +43,11 @@ class ExternalResource(models.Model):
         max_length=20, choices=CrawlStatus.choices, default=CrawlStatus.PENDING, db_default=CrawlStatus.PENDING,
         null=True, blank=True,
     )
+    # Not in the spec (docs/schema.md, "Crawling"): why the last crawl failed, how many failed in a row, and when
+    # the crawler may try again (exponential back-off).
+    crawl_error = models.TextField(null=True, blank=True, editable=False)
+    crawl_failures = models.IntegerField(default=0, db_default=0, editable=False)
+    next_crawl_at = UTCDateTimeField(null=True, blank=True, editable=False)
     metadata = metadata_field()
     created_at = created_at_field()
     updated_at = updated_at_field()
