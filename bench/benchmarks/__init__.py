@@ -14,6 +14,7 @@ MODULES = (
     "bench.benchmarks.inference",
     "bench.benchmarks.exploration",
     "bench.benchmarks.similarity",
+    "bench.benchmarks.imports",
 )
 
 

@@ -514,11 +514,12 @@ _ROWS_PER_BATCH = 65536
 # The row makers below yield values in this order (tests/graph/test_generator.py checks the lengths).
 _LEFT_TO_DEFAULTS = (
     # embedding_model left out (NULL): generated vectors count as supplied, so the embedder keeps them.
-    (Node, ("created_by", "embedding_model")),
+    # external_key left out (NULL): generated nodes are exported and imported as node-<id> (docs/import-format.md).
+    (Node, ("created_by", "embedding_model", "external_key")),
     (NodeAttribute, ("created_by", "metadata")),
     # stated_confidence left out: the database takes a COPY's confidence_score as the stated confidence.
     (Relationship, ("metadata", "created_by", "stated_confidence")),
-    (ExternalResource, ("metadata", "created_by", "embedding_model")),
+    (ExternalResource, ("metadata", "created_by", "embedding_model", "crawl_error", "crawl_failures", "next_crawl_at")),
     (NodeResourceLink, ("created_by",)),
     (Reference, ("context", "created_by")),
 )

@@ -198,21 +198,31 @@ def _stage_jsonl(cursor, number: int, source: ImportSource, advance: Callable[[b
                 last = chunk[-1:]
             if last != b"\n":
                 copy.write(b"\n")
-    cursor.execute(
-        """
-        WITH lines AS (DELETE FROM import_raw RETURNING line, raw)
-        , parsed AS (
-            SELECT line, raw, pg_input_is_valid(raw, 'jsonb') AS is_json FROM lines WHERE btrim(raw, E' \\t\\r') <> ''
-        ), bad AS (
-            INSERT INTO import_errors (file, line, field, message)
-            SELECT %(file)s, line, NULL, 'not valid JSON: ' || e.message || coalesce(' (' || e.detail || ')', '')
-            FROM parsed CROSS JOIN LATERAL pg_input_error_info(raw, 'jsonb') e WHERE NOT is_json
+    # The common case first: every line is JSON, one cast of the whole table. Else line by line, naming the bad ones.
+    cursor.execute("SAVEPOINT import_jsonl")
+    try:
+        cursor.execute("INSERT INTO import_records (file, line, kind, doc) SELECT %(file)s, line, doc->>'kind', doc "
+                       "FROM (SELECT line, raw::jsonb AS doc FROM import_raw WHERE btrim(raw, E' \\t\\r') <> '') p",
+                       {"file": number})
+        cursor.execute("RELEASE SAVEPOINT import_jsonl")
+    except pg_errors.DataError:
+        cursor.execute("ROLLBACK TO SAVEPOINT import_jsonl")
+        cursor.execute(
+            """
+            WITH parsed AS (
+                SELECT line, raw, pg_input_is_valid(raw, 'jsonb') AS is_json FROM import_raw
+                WHERE btrim(raw, E' \\t\\r') <> ''
+            ), bad AS (
+                INSERT INTO import_errors (file, line, field, message)
+                SELECT %(file)s, line, NULL, 'not valid JSON: ' || e.message || coalesce(' (' || e.detail || ')', '')
+                FROM parsed CROSS JOIN LATERAL pg_input_error_info(raw, 'jsonb') e WHERE NOT is_json
+            )
+            INSERT INTO import_records (file, line, kind, doc)
+            SELECT %(file)s, line, doc->>'kind', doc FROM (SELECT line, raw::jsonb AS doc FROM parsed WHERE is_json) p
+            """,
+            {"file": number},
         )
-        INSERT INTO import_records (file, line, kind, doc)
-        SELECT %(file)s, line, doc->>'kind', doc FROM (SELECT line, raw::jsonb AS doc FROM parsed WHERE is_json) p
-        """,
-        {"file": number},
-    )
+    cursor.execute("TRUNCATE import_raw")
 
 
 def _header(source: ImportSource) -> list[str]:

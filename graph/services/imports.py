@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from django.db import DatabaseError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
 from django.utils import timezone
 from psycopg import errors as pg_errors
 
@@ -280,23 +280,24 @@ def _check_fields(cursor) -> None:
     )
     for kind, checks in _checks().items():
         required, optional = FIELDS[kind]
-        values = ", ".join(f"('{name}', {check})" for name, check in checks).replace("%", "%%")
+        allowed = "ARRAY[" + ", ".join(f"'{name}'" for name in ("kind", "confidence_score", *required, *optional)) \
+            + "]::text[]"
+        items = [f"CASE WHEN NOT {_present(name)} THEN '{name}' || chr(31) || 'missing' END" for name in required]
+        items.append(f"CASE WHEN r.doc - {allowed} <> '{{}}'::jsonb THEN (SELECT min(k) || chr(31) || 'unknown field"
+                     f"(s) ' || string_agg(quote_literal(k), ', ' ORDER BY k) || '; {kind} records have "
+                     f"{', '.join(required + optional)}' FROM jsonb_object_keys(r.doc - {allowed}) k) END")
+        items += [f"'{name}' || chr(31) || ({check})" for name, check in checks]
+        # One pass per kind: each record's problems as one array (NULL items dropped), unnested only when not empty.
         cursor.execute(
             f"""
             INSERT INTO import_errors (file, line, field, message)
-            SELECT r.file, r.line, f, 'missing' FROM import_records r CROSS JOIN unnest(%(required)s::text[]) f
-            WHERE r.kind = %(kind)s AND coalesce(r.doc->f, 'null') = 'null'
-            UNION ALL
-            SELECT r.file, r.line, k, format('unknown field; %%s records have %%s', %(kind)s, %(known)s)
-            FROM import_records r CROSS JOIN LATERAL jsonb_object_keys(r.doc) k
-            WHERE r.kind = %(kind)s AND k <> 'kind' AND k <> ALL(%(fields)s::text[]) AND k <> 'confidence_score'
-            UNION ALL
-            SELECT r.file, r.line, e.field, e.message FROM import_records r
-            CROSS JOIN LATERAL (VALUES {values}) e(field, message)
-            WHERE r.kind = %(kind)s AND e.message IS NOT NULL
+            SELECT x.file, x.line, split_part(e, chr(31), 1), substr(e, strpos(e, chr(31)) + 1)
+            FROM (SELECT r.file, r.line, array_remove(ARRAY[{", ".join(items).replace("%", "%%")}], NULL) AS problems
+                  FROM import_records r WHERE r.kind = %(kind)s) x
+            CROSS JOIN LATERAL unnest(x.problems) e
+            WHERE cardinality(x.problems) > 0
             """,
-            {"kind": kind, "required": list(required), "fields": list(required + optional),
-             "known": ", ".join(required + optional)},
+            {"kind": kind},
         )
 
 
@@ -304,8 +305,8 @@ def _check_fields(cursor) -> None:
 
 # Every record of the kind, each field cast only where the field checks found nothing wrong with it (NULL
 # otherwise), so that the cross-record checks below see every record; nothing is applied while any error stands.
-_VALID = "FROM import_records r LEFT JOIN LATERAL (SELECT array_agg(e.field) AS bad FROM import_errors e " \
-         "WHERE e.file = r.file AND e.line = r.line) b ON true WHERE r.kind = %s"
+_VALID = "FROM import_records r LEFT JOIN (SELECT file, line, array_agg(field) AS bad FROM import_errors " \
+         "GROUP BY file, line) b ON b.file = r.file AND b.line = r.line WHERE r.kind = %s"
 
 
 def _cast(name: str, expression: str) -> str:
@@ -370,7 +371,6 @@ TYPED_SQL = {
 
 
 def _stage_typed(cursor) -> None:
-    cursor.execute("CREATE INDEX ON import_errors (file, line)")
     for kind, statement in TYPED_SQL.items():
         cursor.execute(statement, [kind])
     cursor.execute("CREATE INDEX ON stage_nodes (key); ANALYZE stage_nodes; ANALYZE stage_attributes; "
@@ -422,7 +422,8 @@ def _unknown(table: str, column: str, what: str) -> str:
     return f"""
         SELECT s.file, s.line, '{column}', format('%s is not a {what} of the file or the database', quote_literal(
                s.{column})) FROM {table} s JOIN {lookup} l ON l.{match} = s.{column}
-        WHERE NOT l.in_file AND l.{found} IS NULL"""
+        WHERE NOT l.in_file AND l.{found} IS NULL AND NOT EXISTS (
+            SELECT 1 FROM import_errors e WHERE e.file = s.file AND e.line = s.line AND e.field = '{column}')"""
 
 
 def _duplicates(table: str, identity: str, field: str, what: str, where: str = "true") -> str:
@@ -755,7 +756,8 @@ def _defer_indexes(cursor, records: int, mode: str) -> DeferredDefinitions | Non
 
 def graph_import(*, sources: list[ImportSource], on_conflict: str = OnConflict.UPDATE, dry_run: bool = False,
                  user=None, progress: Progress | None = None, defer_indexes: str = "auto",
-                 problem_limit: int = 1000, job: ImportJob | None = None) -> ImportReport:
+                 problem_limit: int = 1000, job: ImportJob | None = None, using: str = DEFAULT_DB_ALIAS
+                 ) -> ImportReport:
     """Imports ``sources`` (docs/import-format.md) in one transaction and returns what it did; with problems
     (``report.ok`` false) nothing is written. ``dry_run`` rolls the transaction back after the same work.
     ``progress`` hears of each phase (``ImportProgress``). Every applied import is recorded in ``import_jobs``
@@ -777,7 +779,8 @@ def graph_import(*, sources: list[ImportSource], on_conflict: str = OnConflict.U
         phase_started[0] = now
 
     try:
-        with transaction.atomic():
+        connection = connections[using]
+        with transaction.atomic(using=using):
             connection.ensure_connection()
             with connection.connection.cursor() as cursor:
                 read, lines, digest = [0], [0], hashlib.sha256()
@@ -801,10 +804,11 @@ def graph_import(*, sources: list[ImportSource], on_conflict: str = OnConflict.U
                 deferred = None if dry_run else _defer_indexes(cursor, report.records, defer_indexes)
                 report.indexes_deferred = deferred is not None
                 try:
-                    with transaction.atomic():
+                    with transaction.atomic(using=using):
                         _apply(cursor, report, user_id, progress)
-                except DatabaseError as exc:  # the database's own rules (hierarchy moves) refused a write
-                    cause = exc.__cause__ if isinstance(exc.__cause__, pg_errors.Error) else None
+                except (DatabaseError, pg_errors.Error) as exc:  # the database's own rules (hierarchy moves) refused
+                    cause = exc if isinstance(exc, pg_errors.Error) else exc.__cause__
+                    cause = cause if isinstance(cause, pg_errors.Error) else None
                     message = (cause.diag.message_primary if cause and cause.diag else None) or str(exc)
                     report.problems = [ImportProblem("", None, None, f"the database refused the import: {message}")]
                     report.problem_count = 1
@@ -819,7 +823,7 @@ def graph_import(*, sources: list[ImportSource], on_conflict: str = OnConflict.U
                                "import_urls, stage_nodes, stage_attributes, stage_relationships, stage_resources, "
                                "stage_links, stage_references; DROP SEQUENCE import_line")
                 if not dry_run:
-                    _record(report, sources, user, job, digest.hexdigest())
+                    _record(report, sources, user, job, digest.hexdigest(), using)
                 report.seconds = time.perf_counter() - started
                 if dry_run:
                     raise _DryRun
@@ -827,17 +831,18 @@ def graph_import(*, sources: list[ImportSource], on_conflict: str = OnConflict.U
         pass
     report.seconds = time.perf_counter() - started
     if report.ok and not dry_run and report.records >= DEFER_INDEXES_MIN_RECORDS:
-        with connection.cursor() as cursor:
+        with connections[using].cursor() as cursor:
             cursor.execute(f"ANALYZE {', '.join(TABLES)}")
     return report
 
 
-def _record(report: ImportReport, sources: list[ImportSource], user, job: ImportJob | None, digest: str) -> None:
+def _record(report: ImportReport, sources: list[ImportSource], user, job: ImportJob | None, digest: str,
+            using: str) -> None:
     if job is not None:
         return  # the worker records its job's outcome itself, in this transaction (graph/services/import_jobs.py)
     names = ", ".join(source.name for source in sources)[:255]
     now = timezone.now()
-    ImportJob.objects.create(
+    ImportJob.objects.using(using).create(
         file_name=names, file_format=sources[0].format if sources else "jsonl", on_conflict=report.on_conflict,
         content=b"", size=sum(source.size or 0 for source in sources), sha256=digest, status=ImportStatus.COMPLETED,
         phase="done", rows_total=report.records, rows_done=report.records, result=report.as_dict(),
