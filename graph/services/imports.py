@@ -791,6 +791,8 @@ def graph_import(*, sources: list[ImportSource], on_conflict: str = OnConflict.U
                     digest.update(chunk)
                     progress(ImportProgress("reading", read[0], total_bytes, lines[0]))
 
+                # One import at a time: two would both see a new key as new and the second would fail on it.
+                cursor.execute("SELECT pg_advisory_xact_lock(hashtext('kgsite.import'))")
                 report.records = sources_stage(cursor, sources, advance=advance)
                 phase("stage")
                 progress(ImportProgress("checking"))
