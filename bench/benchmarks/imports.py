@@ -40,7 +40,8 @@ TABLES = "nodes, node_attributes, relationships, relationship_inference_queue, e
 CHECKSUM_SQL = """
 SELECT (SELECT count(*) FROM nodes), (SELECT count(*) FROM node_attributes), (SELECT count(*) FROM relationships),
        (SELECT md5(string_agg(md5(row(n.external_key, n.name, n.node_type, n.path, p.external_key, n.metadata)::text),
-                              '' ORDER BY n.external_key)) FROM nodes n LEFT JOIN nodes p ON p.node_id = n.parent_node_id),
+                              '' ORDER BY n.external_key))
+        FROM nodes n LEFT JOIN nodes p ON p.node_id = n.parent_node_id),
        (SELECT md5(string_agg(md5(row(n.external_key, a.attribute_type, a.attribute_key, a.attribute_value, a.weight,
                                       a.confidence)::text), '' ORDER BY n.external_key, a.value_key))
         FROM node_attributes a JOIN nodes n USING (node_id)),
@@ -51,43 +52,42 @@ SELECT (SELECT count(*) FROM nodes), (SELECT count(*) FROM node_attributes), (SE
 
 
 def import_file_write(path: Path, *, nodes: int, seed: int = 1) -> int:
-    """Writes the benchmark's JSON Lines file; returns the number of records."""
+    """Writes the benchmark's JSON Lines file, nodes first, then attributes and relationships (the order an export
+    writes, which a one-pass importer needs); returns the number of records."""
     rng = random.Random(seed)
     categories = 200
-    records = 0
+    node_lines, attribute_lines, relationship_lines = [], [], []
+
+    def line(record: dict) -> str:
+        return json.dumps(record, separators=(",", ":")) + "\n"
+
+    for i in range(nodes):
+        if i < len(TYPES):
+            path_text = f"t{i}"
+        elif i < len(TYPES) + categories:
+            path_text = f"t{i % len(TYPES)}.c{i}"
+        else:
+            category = len(TYPES) + rng.randrange(categories)
+            path_text = f"t{category % len(TYPES)}.c{category}.n{i}"
+        key, node_type = f"n{i}", TYPES[int(path_text.split(".")[0][1:])]
+        node_lines.append(line({"kind": "node", "key": key, "name": f"{node_type.title()} {i}",
+                                "node_type": node_type, "path": path_text, "metadata": {"rank": i % 97}}))
+        attribute_lines += [
+            line({"kind": "attribute", "node": key, "type": "category", "key": "status",
+                  "value": STATUSES[min(int(rng.expovariate(1.0)), 4)], "confidence": round(rng.uniform(0.5, 1), 2)}),
+            line({"kind": "attribute", "node": key, "type": "category", "key": "region",
+                  "value": f"region {rng.randrange(20)}", "weight": 0.8}),
+            line({"kind": "attribute", "node": key, "type": "identifier", "key": "code", "value": f"C-{i:07d}"}),
+            line({"kind": "attribute", "node": key, "type": "number", "key": "year", "value": 1900 + i % 120}),
+        ]
+        target = (i * 7919 + 13) % nodes
+        if target != i:
+            relationship_lines.append(line({"kind": "relationship", "source": key, "target": f"n{target}",
+                                            "type": "related_to", "strength": round(rng.uniform(0.1, 1), 2)}))
     with path.open("w", encoding="utf-8") as out:
-        def write(record: dict) -> None:
-            nonlocal records
-            out.write(json.dumps(record, separators=(",", ":")) + "\n")
-            records += 1
-
-        for i in range(nodes):
-            kind = TYPES[i % len(TYPES)]
-            if i < len(TYPES):
-                path_text = f"t{i}"
-            elif i < len(TYPES) + categories:
-                path_text = f"t{i % len(TYPES)}.c{i}"
-            else:
-                category = len(TYPES) + rng.randrange(categories)
-                path_text = f"t{category % len(TYPES)}.c{category}.n{i}"
-            key = f"n{i}"
-            write({"kind": "node", "key": key, "name": f"{kind.title()} {i}", "node_type": TYPES[category_type(
-                path_text)], "path": path_text, "metadata": {"rank": i % 97}})
-            write({"kind": "attribute", "node": key, "type": "category", "key": "status",
-                   "value": STATUSES[min(int(rng.expovariate(1.0)), 4)], "confidence": round(rng.uniform(0.5, 1), 2)})
-            write({"kind": "attribute", "node": key, "type": "category", "key": "region",
-                   "value": f"region {rng.randrange(20)}", "weight": 0.8})
-            write({"kind": "attribute", "node": key, "type": "identifier", "key": "code", "value": f"C-{i:07d}"})
-            write({"kind": "attribute", "node": key, "type": "number", "key": "year", "value": 1900 + i % 120})
-            target = (i * 7919 + 13) % nodes
-            if target != i:
-                write({"kind": "relationship", "source": key, "target": f"n{target}", "type": "related_to",
-                       "strength": round(rng.uniform(0.1, 1), 2)})
-    return records
-
-
-def category_type(path_text: str) -> int:
-    return int(path_text.split(".")[0][1:])
+        for lines in (node_lines, attribute_lines, relationship_lines):
+            out.writelines(lines)
+    return len(node_lines) + len(attribute_lines) + len(relationship_lines)
 
 
 def orm_import(path: Path, *, using: str) -> None:

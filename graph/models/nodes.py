@@ -36,7 +36,7 @@ class Node(models.Model):
     embedding_model = models.CharField(max_length=100, null=True, blank=True, editable=False)
     # Not in the spec (docs/schema.md, "External keys"): the stable identifier that import files use for the node
     # (docs/import-format.md). Unique when set; nodes made in the admin have none until an import names them.
-    external_key = models.CharField(max_length=255, null=True, blank=True, unique=True,
+    external_key = models.CharField(max_length=255, null=True, blank=True,
                                     help_text="The node's key in import and export files (docs/import-format.md).")
     metadata = metadata_field()
     confidence_score = unit_decimal(
@@ -57,6 +57,11 @@ class Node(models.Model):
             models.UniqueConstraint(
                 fields=["path"], name="unique_node_path",
                 violation_error_message="Another node already has this path.",
+            ),
+            # Not in the spec (docs/schema.md, "Imports"): imports find nodes by it.
+            models.UniqueConstraint(
+                fields=["external_key"], name="unique_node_external_key",
+                violation_error_message="Another node already has this external key.",
             ),
         ]
         indexes = [
