@@ -30,42 +30,54 @@ class ProgressLine:
         self.phase_started = self.started
         self.last_draw = 0.0
         self.last_tenth = -1
+        self.last_state: ImportProgress | None = None
 
     def __call__(self, state: ImportProgress) -> None:
         if not (self.is_terminal or self.verbose):
             return
         now = time.monotonic()
-        if state.phase != self.phase:
+        new_phase = state.phase != self.phase
+        if new_phase:
             if self.is_terminal and self.phase is not None:
+                self._draw(self.last_state, now, final=True)
                 self.stream.write("\n")
             self.phase, self.phase_started, self.last_tenth = state.phase, now, -1
-            if not self.is_terminal:
-                self.stream.write(f"{state.phase}...\n")
-        elapsed = max(now - self.phase_started, 1e-6)
-        share = state.done / state.total if state.total else None
+        self.last_state = state
         if self.is_terminal:
-            if now - self.last_draw < 0.2 and share != 1:
-                return
-            self.last_draw = now
-            parts = [f"{state.phase}:"]
-            if share is not None:
-                parts.append(f"{min(share, 1):6.1%}")
-            if state.rows:
-                parts.append(f"{state.rows:,} rows, {state.rows / elapsed:,.0f} rows/s")
-            if share:
-                parts.append(f"ETA {max(elapsed / share - elapsed, 0):,.0f} s")
-            width = shutil.get_terminal_size((80, 24)).columns - 1
-            self.stream.write("\r" + " ".join(parts).ljust(width)[:width])
-            self.stream.flush()
-        elif share is not None:
-            tenth = int(10 * min(share, 1))
+            if new_phase or now - self.last_draw >= 0.2:
+                self._draw(state, now)
+        elif new_phase:
+            self.stream.write(f"{state.phase}...\n")
+        elif state.total:
+            tenth = int(10 * min(state.done / state.total, 1))
             if tenth > self.last_tenth:
                 self.last_tenth = tenth
-                self.stream.write(f"  {state.phase}: {min(share, 1):.0%}, {state.rows:,} rows, "
-                                  f"{state.rows / elapsed:,.0f} rows/s\n")
+                self.stream.write(f"  {self._text(state, now)}\n")
+
+    def _text(self, state: ImportProgress, now: float) -> str:
+        elapsed = now - self.phase_started
+        parts = [f"{state.phase}:"]
+        share = min(state.done / state.total, 1) if state.total else None
+        if share is not None:
+            parts.append(f"{share:6.1%}")
+        if state.rows:
+            parts.append(f"{state.rows:,} rows")
+            if elapsed >= 0.1:
+                parts.append(f"{state.rows / elapsed:,.0f} rows/s")
+        if share and elapsed >= 0.1 and share < 1:
+            parts.append(f"ETA {elapsed / share - elapsed:,.0f} s")
+        parts.append(f"({elapsed:.1f} s)")
+        return " ".join(parts)
+
+    def _draw(self, state: ImportProgress, now: float, final: bool = False) -> None:
+        self.last_draw = now
+        width = shutil.get_terminal_size((80, 24)).columns - 1
+        self.stream.write("\r" + self._text(state, now).ljust(width)[:width])
+        self.stream.flush()
 
     def close(self) -> None:
         if self.is_terminal and self.phase is not None:
+            self._draw(self.last_state, time.monotonic(), final=True)
             self.stream.write("\n")
         self.stream.flush()
 
