@@ -11,6 +11,7 @@ the first database connection, never by importing the settings (``kgsite/backend
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from pathlib import Path
 from urllib.parse import unquote
@@ -189,6 +190,18 @@ KGSITE_EMBEDDING_PROVIDER = env.str("KGSITE_EMBEDDING_PROVIDER", default="hashin
 if KGSITE_EMBEDDING_PROVIDER not in {"hashing", "sentence-transformers"}:
     raise ImproperlyConfigured("KGSITE_EMBEDDING_PROVIDER must be 'hashing' or 'sentence-transformers', "
                                f"not {KGSITE_EMBEDDING_PROVIDER!r}")
+
+# Networks the crawler may reach although they are not public (docs/crawling.md): loopback, private, link-local,
+# ... addresses, e.g. "10.20.0.0/16,192.168.1.5". A setting and not a configuration parameter, so that whoever may
+# edit the configuration cannot open the internal network to the crawler. Empty: public addresses only.
+KGSITE_CRAWL_ALLOWED_NETWORKS = [entry.strip() for entry in env.list("KGSITE_CRAWL_ALLOWED_NETWORKS", default=[])
+                                 if entry.strip()]
+for _network in KGSITE_CRAWL_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network)
+    except ValueError as _exc:
+        raise ImproperlyConfigured(f"KGSITE_CRAWL_ALLOWED_NETWORKS: {_network!r} is not an address or network "
+                                   f"({_exc})") from None
 
 # The spec gives one constraint name to CHECKs on several tables (valid_confidence_score on nodes and
 # relationships, ...) and index names longer than 30 characters. PostgreSQL accepts both (CHECK names are per

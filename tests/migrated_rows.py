@@ -8,7 +8,8 @@ import importlib
 # The spec's 16 parameters, then the migrations that add parameters of their own (their PARAMETERS_SQL).
 PARAMETER_MIGRATIONS = [importlib.import_module(name) for name in (
     "graph.migrations.0010_confidence", "graph.migrations.0011_scalable_views",
-    "graph.migrations.0013_inference", "graph.migrations.0014_embeddings_and_vector_indexes")]
+    "graph.migrations.0013_inference", "graph.migrations.0014_embeddings_and_vector_indexes",
+    "graph.migrations.0015_imports_and_crawling")]
 SPEC_DEFAULTS = importlib.import_module("config_admin.migrations.0002_default_parameters")
 
 

@@ -177,6 +177,22 @@ CASES: dict[str, list[Case]] = {
         case("--batch-size", "-5", code=ARGPARSE),
         case("--once", code=ARGPARSE),
     ],
+    "crawl_resources": [
+        case("--limit", "0", code=ARGPARSE), case("--limit", "100001", code=ARGPARSE),
+        case("--limit", HUGE, code=ARGPARSE), case("--limit", ARABIC_THREE, code=ARGPARSE),
+        case("--limit", "1e3", code=ARGPARSE), case("--stale-only", "extra", code=ARGPARSE),
+        case("--bogus", code=ARGPARSE),
+    ],
+    "import_graph": [
+        case(code=ARGPARSE),  # PATH is required
+        case("{tmp}/missing-dir/graph.jsonl", code="RG-IMPORT-002"),
+        case("{tmp}/not-json.json", "--on-conflict", "merge", code=ARGPARSE),
+        case("{tmp}/not-json.json", "--format", "xml", code=ARGPARSE),
+        case("{tmp}/not-json.json", "--defer-indexes", "sometimes", code=ARGPARSE),
+        case("{tmp}/not-json.json", "--format", "csv", code="RG-IMPORT-002"),  # a CSV file named after no kind
+        case("{tmp}/not-json.json", "--errors-file", "{tmp}/missing-dir/errors.txt", code="RG-CMD-002"),
+        case(f"{{tmp}}/graph{NUL}.jsonl", code="RG-IMPORT-002"),
+    ],
     "cleanup_relationships": [
         case("--dry-run", "extra", code=ARGPARSE),
         case("--bogus", code=ARGPARSE),

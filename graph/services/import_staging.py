@@ -114,6 +114,8 @@ def import_sources(*, paths: list[str | Path], file_format: str | None = None) -
     sources: list[ImportSource] = []
     for raw in paths:
         path = Path(raw)
+        if "\x00" in str(raw):
+            _unreadable(f"{str(raw)!r}: a path cannot hold a NUL character")
         if not path.exists():
             _unreadable(f"{path}: no such file or directory")
         fmt = file_format or _format_of(path)

@@ -11,6 +11,10 @@ worker anywhere runs it at a time (the others skip it). ``maintenance_runs`` rec
   ``vector_index_optimize(table=..., actor="run_worker <worker>")`` (docs/vector-indexes.md). A table whose own
   lock another run holds (``manage.py optimize_vector_index``, the admin's "Rebuild now") is skipped, and a rebuild
   that failed makes the job's result say so; the run itself is in ``vector_index_builds`` either way.
+* ``crawl_resources``: ``crawl_interval_minutes`` after the last run: ``resources_crawl(limit=crawl_batch_size,
+  seconds=CRAWL_JOB_SECONDS)`` (docs/crawling.md): new, stale and due failed resources, never more than about
+  ``CRAWL_JOB_SECONDS`` of this worker's time (what is left waits for the next run, or ``manage.py
+  crawl_resources``).
 
 Each job's ``run`` is called with the worker's name (``host:pid``), which the jobs that record who acted use.
 """
@@ -31,12 +35,17 @@ from graph.choices import VectorIndexOutcome, VectorTable
 from graph.errors import VECTOR_INDEX_BUSY, VECTOR_INDEX_REBUILD_FAILED, GraphError
 from graph.models import MaintenanceRun
 from graph.services.confidence import confidence_recalculate
+from graph.services.crawler import resources_crawl
 from graph.services.inference import relationships_cleanup
 from graph.services.matviews import materialized_views_refresh
 from graph.services.vector_index import vector_index_optimize, vector_index_summary
 from kgsite.errors import DomainError
 
 logger = logging.getLogger(__name__)
+
+# The crawl job claims no more resources after this many seconds (the resource in hand is finished, at most
+# 3 × crawl_timeout_seconds more), so that a batch of slow hosts holds up this worker's inference for minutes at most.
+CRAWL_JOB_SECONDS = 120
 
 
 def _views(worker: str) -> str:
@@ -72,6 +81,10 @@ def _vector_indexes(worker: str) -> str:
     return "; ".join(lines)
 
 
+def _crawl(worker: str) -> str:
+    return resources_crawl(limit=int(config_get("crawl_batch_size")), seconds=CRAWL_JOB_SECONDS).line()
+
+
 def _every(hours: Callable[[], float]) -> Callable[[MaintenanceRun | None], bool]:
     def due(last: MaintenanceRun | None) -> bool:
         return last is None or last.last_started_at is None or \
@@ -98,6 +111,7 @@ JOBS = (
                    _cleanup),
     MaintenanceJob("optimize_vector_index", _every(lambda: int(config_get("vector_index_check_interval_hours"))),
                    _vector_indexes),
+    MaintenanceJob("crawl_resources", _every(lambda: int(config_get("crawl_interval_minutes")) / 60), _crawl),
 )
 
 
@@ -117,7 +131,12 @@ def maintenance_job_run(job: MaintenanceJob, *, worker: str) -> JobOutcome:
             return JobOutcome(job.name, False, None, "another worker is running it")
     try:
         last = MaintenanceRun.objects.filter(job=job.name).first()
-        if not job.due(last):
+        try:
+            due = job.due(last)
+        except DomainError as exc:  # its parameter is missing or unusable: this job waits, the worker carries on
+            logger.warning("maintenance job %s: cannot tell whether it is due: %s", job.name, exc)
+            return JobOutcome(job.name, False, False, f"cannot tell whether it is due: {exc}")
+        if not due:
             return JobOutcome(job.name, False, None, "not due")
         started = timezone.now()
         # The row describes this run from now on: the last run's outcome is not mixed into it.

@@ -6,12 +6,11 @@ import shutil
 import time
 from pathlib import Path
 
-from django.core.management.base import CommandError
-
 from graph.choices import ImportFormat, OnConflict
 from graph.errors import BAD_RECORD, GraphError
 from graph.services.import_staging import import_sources
 from graph.services.imports import ImportProgress, graph_import
+from kgsite.errors import InvalidArgument
 from kgsite.management.base import DomainCommand
 
 SHOWN_PROBLEMS = 50
@@ -110,7 +109,7 @@ class Command(DomainCommand):
 
     def handle(self, *args, paths, file_format, dry_run, on_conflict, defer_indexes, errors_file, **options):
         if errors_file and not Path(errors_file).parent.is_dir():
-            raise CommandError(f"--errors-file: the directory of {errors_file} does not exist")
+            raise InvalidArgument(f"--errors-file: the directory of {errors_file} does not exist")
         sources = import_sources(paths=paths, file_format=file_format)
         progress = ProgressLine(getattr(self.stderr, "_out", self.stderr), verbose=options["verbosity"] > 1)
         try:
