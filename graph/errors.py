@@ -10,6 +10,7 @@ from kgsite.errors import DomainError, NotFound
 # --- Loading a graph from a file (the demo graph now, imports next) ---------------------------------------------
 BAD_RECORD = "RG-IMPORT-001"  # a record fails validation; the message says which record (nodes[3] ('python'): ...)
 UNREADABLE_FILE = "RG-IMPORT-002"  # the file cannot be read, is not JSON, or its top level is not the format's
+EXPORT_BAD_OPTION = "RG-EXPORT-001"  # export_graph: an unknown format, a malformed or unknown subtree, a bad target
 
 # --- The synthetic-graph generator --------------------------------------------------------------------------------
 GRAPH_TOO_SMALL = "RG-GEN-001"  # fewer nodes asked for than the generated graph has roots

@@ -281,8 +281,8 @@ def _stage_csv(cursor, number: int, source: ImportSource, advance: Callable[[byt
             cell = sql.SQL("CASE WHEN pg_input_is_valid({c}, 'jsonb') THEN {c}::jsonb ELSE to_jsonb({c}) END").format(
                 c=cell)
         elif name in BOOLEAN_CELLS:
-            cell = sql.SQL("CASE lower({c}) WHEN 'true' THEN 'true'::jsonb WHEN '1' THEN 'true'::jsonb "
-                           "WHEN 'false' THEN 'false'::jsonb WHEN '0' THEN 'false'::jsonb ELSE to_jsonb({c}) END"
+            cell = sql.SQL("CASE WHEN lower({c}) IN ('true', 't', '1') THEN 'true'::jsonb "
+                           "WHEN lower({c}) IN ('false', 'f', '0') THEN 'false'::jsonb ELSE to_jsonb({c}) END"
                            ).format(c=cell)
         else:
             cell = sql.SQL("to_jsonb({})").format(cell)
