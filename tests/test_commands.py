@@ -183,6 +183,16 @@ CASES: dict[str, list[Case]] = {
         case("--limit", "1e3", code=ARGPARSE), case("--stale-only", "extra", code=ARGPARSE),
         case("--bogus", code=ARGPARSE),
     ],
+    "export_graph": [
+        case(code=ARGPARSE),  # PATH is required
+        case("{tmp}/g.jsonl", "--format", "xml", code=ARGPARSE),
+        case("{tmp}/g.jsonl", "--embeddings", "some", code=ARGPARSE),
+        case("{tmp}/g.jsonl", "--subtree", "bad..path", code="RG-EXPORT-001"),
+        case("{tmp}/g.jsonl", "--subtree", "nowhere", code="RG-EXPORT-001"),
+        case("{tmp}/g.jsonl", "--subtree", f"a{NUL}", code="RG-EXPORT-001"),
+        case("{tmp}/missing-dir/g.jsonl", code="RG-EXPORT-001"),
+        case("-", "--format", "csv", code="RG-EXPORT-001"),
+    ],
     "import_graph": [
         case(code=ARGPARSE),  # PATH is required
         case("{tmp}/missing-dir/graph.jsonl", code="RG-IMPORT-002"),
