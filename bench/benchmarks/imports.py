@@ -27,7 +27,8 @@ from django.db import connections, transaction
 
 from bench import database
 from bench.harness import Benchmark, Context, register
-from graph.models import Node, NodeAttribute, Relationship
+from graph.models import ExternalResource, Node, NodeAttribute, NodeResourceLink, Reference, Relationship
+from graph.services.exports import graph_export
 from graph.services.import_staging import import_sources
 from graph.services.imports import graph_import
 
@@ -179,3 +180,71 @@ class ImportJsonl(Benchmark):
 register(ImportJsonl("imports.jsonl_vs_orm", 1_000, with_baseline=True, repeat=3, warmup=1))
 register(ImportJsonl("imports.jsonl_rate", 20_000, with_baseline=False, repeat=3, warmup=1))
 register(ImportJsonl("imports.jsonl_rate_100k", 100_000, with_baseline=False, repeat=1, warmup=0))
+
+
+class ExportJsonl(Benchmark):
+    """The scale's graph exported as JSON Lines: ``graph_export`` (PostgreSQL writes the records, COPY TO STDOUT)
+    against a straightforward ORM export (``QuerySet.iterator()`` per table, ``json.dumps`` per row). Figure:
+    records per second; quality: both files hold the same number of records."""
+
+    name = "exports.jsonl"
+    unit = "rows/s"
+    repeat = 3
+    warmup = 1
+    description = "export the whole graph of the scale's database as JSON Lines (figure: records/s)"
+    baseline = "QuerySet.iterator() per table, json.dumps per row"
+
+    def setup(self, context: Context) -> None:
+        self.directory = tempfile.TemporaryDirectory(prefix="kgsite-bench-export-")
+        self.paths = {side: Path(self.directory.name) / f"{side}.jsonl" for side in ("ours", "baseline")}
+        self.description = f"export the {context.scale} graph as JSON Lines (figure: records/s)"
+        self.lines: dict[str, int] = {}
+
+    def teardown(self) -> None:
+        self.directory.cleanup()
+
+    def after_each(self, side: str, final: bool) -> None:
+        if final:
+            with self.paths[side].open("rb") as lines:
+                self.lines[side] = sum(1 for _ in lines)
+            self.rows = self.lines.get("ours", self.rows)
+
+    def ours(self) -> None:
+        report = graph_export(path=self.paths["ours"])
+        self.rows = sum(report.counts.values())
+
+    def run_baseline(self) -> None:
+        keys = {}
+        with self.paths["baseline"].open("w", encoding="utf-8") as out:
+            for node in Node.objects.order_by("node_id").iterator(chunk_size=2000):
+                keys[node.pk] = node.external_key or f"node-{node.pk}"
+                record = {"kind": "node", "key": keys[node.pk], "name": node.name, "node_type": node.node_type,
+                          "path": str(node.path) if node.path else None, "metadata": node.metadata or None}
+                out.write(json.dumps({k: v for k, v in record.items() if v is not None}) + "\n")
+            for a in NodeAttribute.objects.order_by("attribute_id").iterator(chunk_size=2000):
+                out.write(json.dumps({"kind": "attribute", "node": keys[a.node_id], "type": a.attribute_type,
+                                      "key": a.attribute_key, "value": a.attribute_value, "weight": str(a.weight),
+                                      "confidence": str(a.confidence)}) + "\n")
+            for r in Relationship.objects.filter(auto_managed=False).order_by("relationship_id").iterator(
+                    chunk_size=2000):
+                out.write(json.dumps({"kind": "relationship", "source": keys[r.source_node_id],
+                                      "target": keys[r.target_node_id], "type": r.relationship_type,
+                                      "strength": str(r.strength)}) + "\n")
+            for x in ExternalResource.objects.order_by("resource_id").iterator(chunk_size=2000):
+                out.write(json.dumps({"kind": "resource", "url": x.url, "title": x.title}) + "\n")
+            for link in NodeResourceLink.objects.select_related("resource").order_by("link_id").iterator(
+                    chunk_size=2000):
+                out.write(json.dumps({"kind": "link", "node": keys[link.node_id], "resource": link.resource.url,
+                                      "link_type": link.link_type}) + "\n")
+            for ref in Reference.objects.order_by("reference_id").iterator(chunk_size=2000):
+                out.write(json.dumps({"kind": "reference", "source_node": keys.get(ref.source_node_id),
+                                      "reference_type": ref.reference_type}) + "\n")
+
+    def quality(self) -> str:
+        ours, baseline = self.lines.get("ours"), self.lines.get("baseline")
+        same = "same record count" if ours == baseline else f"record counts differ: {ours} vs {baseline}"
+        size = self.paths["ours"].stat().st_size / 1e6 if self.paths["ours"].exists() else 0
+        return f"{same} ({ours:,} records, {size:,.0f} MB)"
+
+
+register(ExportJsonl)
