@@ -20,7 +20,10 @@ from django.utils.html import format_html, format_html_join
 from django_ltree.forms import PathFormField
 from pgvector.django.vector import VectorFormField
 
-from graph import admin_vector_index  # noqa: F401 - registers the vector-index runs and Index health
+from graph import (
+    admin_imports,  # noqa: F401 - registers the imports (upload, check, confirm, progress)
+    admin_vector_index,  # noqa: F401 - registers the vector-index runs and Index health
+)
 from graph.admin_inference import relationship_inference_table, selected_ids
 from graph.admin_links import change_link, node_link, with_names
 from graph.admin_links import shorten as _short

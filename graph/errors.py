@@ -10,6 +10,8 @@ from kgsite.errors import DomainError, NotFound
 # --- Loading a graph from a file (the demo graph now, imports next) ---------------------------------------------
 BAD_RECORD = "RG-IMPORT-001"  # a record fails validation; the message says which record (nodes[3] ('python'): ...)
 UNREADABLE_FILE = "RG-IMPORT-002"  # the file cannot be read, is not JSON, or its top level is not the format's
+IMPORT_UPLOAD_TOO_LARGE = "RG-IMPORT-003"  # an upload larger than import_max_upload_mb
+IMPORT_JOB_STATE = "RG-IMPORT-004"  # confirming or cancelling an import whose status does not allow it
 EXPORT_BAD_OPTION = "RG-EXPORT-001"  # export_graph: an unknown format, a malformed or unknown subtree, a bad target
 
 # --- The synthetic-graph generator --------------------------------------------------------------------------------

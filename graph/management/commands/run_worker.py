@@ -6,6 +6,7 @@ import threading
 
 from graph.management.commands.run_inference import stop_on_signals
 from graph.services.embeddings import EmbeddingSchedule
+from graph.services.import_jobs import ImportSchedule
 from graph.services.inference_worker import Mode, inference_worker_run, worker_identity
 from graph.services.maintenance import MaintenanceSchedule
 from kgsite.management.base import DomainCommand, whole_number
@@ -16,7 +17,8 @@ class Command(DomainCommand):
     help = (
         "Run inference continuously and, between batches and while idle, embed the nodes and resources queued "
         "for an embedding (new, renamed, attributes changed, vector cleared; up to 5 s at a time, "
-        "embedding_batch_size rows per transaction; docs/embeddings.md) and run the maintenance that is due "
+        "embedding_batch_size rows per transaction; docs/embeddings.md), check and apply the imports uploaded in the "
+        "admin (docs/import-format.md), and run the maintenance that is due "
         "(materialized views, stale confidence scores, cleanup_relationships, optimize_vector_index, "
         "crawl_resources every crawl_interval_minutes), each job under a PostgreSQL "
         "advisory lock so that one worker anywhere runs it at a time (docs/inference.md). An embedding provider "
@@ -38,9 +40,12 @@ class Command(DomainCommand):
             report=lambda outcome: say(f"{outcome.job}: {'done' if outcome.succeeded else 'failed'}, "
                                        f"{outcome.result}"))
         embeddings = EmbeddingSchedule(report=(lambda report: say(report.line())) if verbose else None)
+        imports = ImportSchedule(worker=worker_identity(), report=say if verbose else None)
 
-        def between_batches():  # embeddings first: a renamed node's search waits on them, maintenance can wait
+        def between_batches():  # embeddings first: a renamed node's search waits on them; then a curator's upload
             embeddings.tick()
+            if not stop.is_set():
+                imports.tick(stop)
             if not stop.is_set():
                 schedule.tick()
 
