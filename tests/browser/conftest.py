@@ -60,6 +60,8 @@ class Site:
     showcase_node_id: int  # the demo's Python: many attributes, links and relationships
     config_id: int  # a configuration parameter with an audited change
     inferred_relationship_id: int  # a relationship inference made, with its explanation
+    checked_import_id: int  # an upload the worker checked, ready to confirm
+    invalid_import_id: int  # an upload the worker refused, with its errors
 
     @property
     def base_url(self) -> str:

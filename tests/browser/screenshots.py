@@ -40,6 +40,9 @@ PAGES = {
     "search-text": "/search/?text=functional+programming+language",
     "search-node-hybrid": "/search/?node={node}&mode=hybrid",
     "vector-index-health": "/admin/graph/vectorindexbuild/health/",
+    "import-upload": "/admin/graph/importjob/add/",
+    "import-checked": "/admin/graph/importjob/{checked}/change/",
+    "import-invalid": "/admin/graph/importjob/{invalid}/change/",
 }
 # The inferred relationship shown: two languages of the demo graph that share several values.
 INFERRED_PAIR = ("Go", "Rust")
@@ -106,7 +109,7 @@ def _setup_django(database: str):
 
 
 def shoot(*, base_url: str, node_id: int, inferred_id: int, out: Path, pages: list[str],
-          widths: list[int]) -> list[Path]:
+          widths: list[int], imports: dict) -> list[Path]:
     from playwright.sync_api import sync_playwright
 
     written = []
@@ -124,7 +127,9 @@ def shoot(*, base_url: str, node_id: int, inferred_id: int, out: Path, pages: li
                 )
                 page = context.new_page()
                 for name in pages:
-                    response = page.goto(base_url + PAGES[name].format(node=node_id, inferred=inferred_id))
+                    response = page.goto(base_url + PAGES[name].format(node=node_id, inferred=inferred_id,
+                                                                       checked=imports["checked_import_id"],
+                                                                       invalid=imports["invalid_import_id"]))
                     if response is None or not response.ok:
                         raise harness.BrowserHarnessError(f"{name}: {response.status if response else 'no answer'}")
                     target = out / f"{name}-{width}.png"
@@ -153,7 +158,7 @@ def main(argv=None) -> int:
             server = harness.SiteServer(db_url=harness.database_url(connection.settings_dict),
                                         static_root=tmp / "static", log_path=tmp / "gunicorn.log").start()
             written = shoot(base_url=server.base_url, node_id=seeded["showcase_node_id"],
-                            inferred_id=seeded["inferred_id"], out=args.out,
+                            inferred_id=seeded["inferred_id"], out=args.out, imports=seeded,
                             pages=args.only or list(PAGES), widths=args.width or list(WIDTHS))
         except harness.BrowserHarnessError as exc:
             print(f"screenshots: {exc}", file=sys.stderr)

@@ -174,13 +174,45 @@ def seed_site() -> dict:
         config_set(name="work_mem", value="64MB", user=admin, reason="Sorts of the similarity view spilled to disk")
         config_set(name="mv_refresh_interval_hours", value="12", user=admin, reason="")
     inference_worker_run(mode=Mode.DRAIN)
+    imports = _seed_imports(admin)
     return {
+        **imports,
         "showcase_node_id": Node.objects.get(path=SHOWCASE_NODE_PATH).pk,
         "config_id": SystemConfig.objects.get(parameter_name="inference_batch_size").pk,
         "inferred_relationship_id": Relationship.objects.filter(source="inference", auto_managed=True)
                                                        .order_by("-inference_confidence").values_list("pk", flat=True)
                                                        .first(),
     }
+
+
+IMPORT_GOOD = "\n".join([
+    '{"kind": "node", "key": "lang:zig", "name": "Zig", "node_type": "language", "path": "computing.languages.zig"}',
+    '{"kind": "attribute", "node": "lang:zig", "type": "paradigm", "key": "paradigm", "value": "imperative"}',
+    '{"kind": "relationship", "source": "lang:zig", "target": "node-1", "type": "part_of"}',
+]) + "\n"
+IMPORT_BAD = "\n".join([
+    '{"kind": "node", "key": "lang:odin", "name": "Odin", "node_type": "language", "path": "Computing.Odin"}',
+    '{"kind": "attribute", "node": "lang:odin", "type": "paradigm", "key": "paradigm", "value": "x", '
+    '"confidence": 1.5}',
+    '{"kind": "relationship", "source": "lang:odin", "target": "lang:nowhere-to-be-found-in-this-database", '
+    '"type": "influenced_by"}',
+    "{not json",
+]) + "\n"
+
+
+def _seed_imports(admin) -> dict:
+    """Two uploads the worker has checked: one ready to confirm, one refused with its errors (made once)."""
+    from graph.models import ImportJob
+    from graph.services.import_jobs import import_job_upload, import_jobs_run_next
+
+    jobs = {}
+    for label, name, content in (("checked", "languages.jsonl", IMPORT_GOOD), ("invalid", "odin.jsonl", IMPORT_BAD)):
+        job = ImportJob.objects.filter(file_name=name).first()
+        if job is None:
+            job = import_job_upload(user=admin, name=name, content=content.encode())
+            import_jobs_run_next(worker="kg-worker-1:48213")
+        jobs[f"{label}_import_id"] = job.pk
+    return jobs
 
 
 def server_sessions(database: str, application_name: str = SERVER_APPLICATION_NAME) -> list[tuple]:

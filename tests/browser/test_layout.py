@@ -41,6 +41,10 @@ PAGES = {
     "search-resources": "/search/?text=language+reference&target=resources",
     "vector-index-runs": "/admin/graph/vectorindexbuild/",
     "vector-index-health": "/admin/graph/vectorindexbuild/health/",
+    "import-upload": "/admin/graph/importjob/add/",
+    "import-checked": lambda site: f"/admin/graph/importjob/{site.checked_import_id}/change/",
+    "import-invalid": lambda site: f"/admin/graph/importjob/{site.invalid_import_id}/change/",
+    "import-list": "/admin/graph/importjob/",
 }
 
 
