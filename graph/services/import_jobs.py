@@ -38,6 +38,7 @@ logger = logging.getLogger(__name__)
 LEASE = timedelta(minutes=10)
 HEARTBEAT_SECONDS = 60
 PROGRESS_SECONDS = 1.0
+UNPACKED_FACTOR = 10  # a ZIP upload may unpack to this many times the upload limit
 WAITING = (ImportStatus.UPLOADED, ImportStatus.QUEUED)
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json", ".jsonl.gz", ".ndjson.gz", ".json.gz")
 
@@ -79,7 +80,12 @@ def import_job_upload(*, user, name: str, content: bytes, on_conflict: str = OnC
     if on_conflict not in OnConflict.values:
         raise GraphError(f"on conflict must be one of {', '.join(OnConflict.values)}", code=UNREADABLE_FILE)
     file_format = upload_format(name, content)
-    upload_sources(name=name, content=content, file_format=file_format)  # the archive's members are named right
+    sources = upload_sources(name=name, content=content, file_format=file_format)  # members named right
+    unpacked = sum(source.size or 0 for source in sources)
+    if unpacked > UNPACKED_FACTOR * limit_mb * 1024 * 1024:  # a ZIP bomb, or a load for import_graph
+        raise GraphError(f"{name} unpacks to {unpacked / 1024 / 1024:,.0f} MB; an upload may unpack to at most "
+                         f"{UNPACKED_FACTOR * limit_mb:,} MB ({UNPACKED_FACTOR} × import_max_upload_mb); import it "
+                         "with manage.py import_graph", code=IMPORT_UPLOAD_TOO_LARGE)
     return ImportJob.objects.create(
         file_name=name[:255], file_format=file_format, on_conflict=on_conflict, content=content, size=len(content),
         sha256=hashlib.sha256(content).hexdigest(), status=ImportStatus.UPLOADED, created_by=user)

@@ -146,6 +146,16 @@ def test_an_upload_over_the_limit_is_refused_before_it_is_stored(client, curator
     assert not ImportJob.objects.exists()
 
 
+def test_a_zip_that_unpacks_too_far_is_refused(client, curator, superuser):
+    config_set(name="import_max_upload_mb", value="1", user=superuser)
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zipped:
+        zipped.writestr("graph.jsonl", b" " * (11 * 1024 * 1024))  # 11 MB of spaces: a few KB compressed
+    response = upload(client, name="graph.zip", content=archive.getvalue())
+    assert "unpacks to 11 MB; an upload may unpack to at most 10 MB" in response.context["form"].errors["file"][0]
+    assert not ImportJob.objects.exists()
+
+
 def test_permissions(client):
     viewer = UserFactory(staff=True, permissions=["graph.view_importjob"])
     job = import_job_upload(user=viewer, name="graph.jsonl", content=GOOD)
