@@ -67,3 +67,15 @@ class OnConflict(models.TextChoices):
     UPDATE = "update", "Update it where the file differs"
     SKIP = "skip", "Leave it as it is"
     ERROR = "error", "Refuse the whole file"
+
+
+class ReviewAction(models.TextChoices):
+    ACCEPT = "accept", "Accepted"
+    REJECT = "reject", "Rejected"
+    SKIP = "skip", "Skipped"
+    WITHDRAW = "withdraw", "Rejection withdrawn"
+
+
+class ReasonGone(models.TextChoices):
+    CHANGED = "changed", "Changed since"
+    DELETED = "deleted", "Deleted since"

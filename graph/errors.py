@@ -42,6 +42,12 @@ BAD_INFERENCE_SETTING = "RG-INFER-001"  # inference_relationship_type cannot nam
 NOTHING_TO_QUEUE = "RG-INFER-002"  # queueing asked for nodes that do not exist (or said no nodes)
 QUEUE_ITEM_STATE = "RG-INFER-003"  # a retry or cancel of queue items whose status does not allow it
 
+# --- Curation: the review of inferred links (docs/curation.md) ------------------------------------------------------
+REVIEW_BAD_DECISION = "RG-REVIEW-001"  # a decision without a needed reason, with a bad one, or of an unknown kind
+REVIEW_NOTHING_PENDING = "RG-REVIEW-002"  # the link decided on is no longer pending (decided or deleted meanwhile)
+REVIEW_REJECTED_LINK = "RG-REVIEW-003"  # creating a link a curator rejected (withdraw the rejection first)
+REVIEW_BAD_FILTER = "RG-REVIEW-004"  # a review queue filter or page out of range
+
 # --- Embeddings, vectors and similarity search -----------------------------------------------------------------------
 EMBEDDING_PROVIDER_UNAVAILABLE = "RG-EMBED-001"  # the configured provider cannot be loaded (extra not installed)
 EMBEDDING_TEXT_EMPTY = "RG-EMBED-002"  # nothing to embed: the text has no words

@@ -1,5 +1,6 @@
 from graph.models.attributes import NodeAttribute
 from graph.models.confidence import ConfidenceRecalculation
+from graph.models.curation import InferenceReason, InferenceRejection, ReviewDecision
 from graph.models.embeddings import EmbeddingQueueItem, VectorIndexBuild
 from graph.models.imports import ImportJob
 from graph.models.inference import InferenceQueueItem, MaintenanceRun
@@ -19,7 +20,7 @@ from graph.models.views import (
 __all__ = [
     "ConfidenceRecalculation", "EmbeddingQueueItem", "EmbeddingSimilarityCache", "ExternalResource",
     "GraphConnectivityStats", "ImportJob",
-    "InferenceQueueItem", "MaintenanceRun",
+    "InferenceQueueItem", "InferenceReason", "InferenceRejection", "MaintenanceRun",
     "MaterializedViewRefresh", "Node", "NodeAttribute", "NodeConfidenceCache", "NodeResourceLink",
-    "PopularEntityRanking", "Reference", "Relationship", "RelationshipStrengthMatrix", "VectorIndexBuild",
+    "PopularEntityRanking", "Reference", "Relationship", "RelationshipStrengthMatrix", "ReviewDecision", "VectorIndexBuild",
 ]

@@ -52,10 +52,18 @@ class Relationship(models.Model):
     inference_confidence = unit_decimal(None)
     last_inference_update = UTCDateTimeField(null=True, blank=True)
     source_reliability = unit_decimal("1.0")
+    # Not in the spec (docs/curation.md): the review of inferred links. ``stale_since``: an attribute the link's
+    # reasons rest on was changed or deleted (set by a trigger; the next inference pass settles the link).
+    # ``review_impact``: the review queue's rank, the inferred score × the two nodes' degrees when inferred.
+    # ``review_skipped_at``: a curator skipped it in the review queue (it waits behind the others).
+    stale_since = UTCDateTimeField(null=True, blank=True, editable=False)
+    review_impact = models.FloatField(null=True, blank=True, editable=False)
+    review_skipped_at = UTCDateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         db_table = "relationships"
         ordering = ["-relationship_id"]
+        permissions = [("review_relationship", "Can accept or reject inferred relationships")]
         constraints = [
             unit_interval_check("strength", "valid_strength"),
             unit_interval_check("confidence_score", "valid_confidence_score"),
@@ -85,6 +93,11 @@ class Relationship(models.Model):
             models.Index(
                 fields=["source_node", "target_node", "relationship_type"], name="idx_relationships_composite"
             ),
+            # The review queue: pending (auto-managed) links by impact, and the oldest pending one.
+            models.Index(F("review_impact").desc(nulls_last=True), F("relationship_id"),
+                         name="idx_relationships_review", condition=Q(auto_managed=True)),
+            models.Index(fields=["last_inference_update"], name="idx_relationships_review_age",
+                         condition=Q(auto_managed=True)),
         ]
 
     def __str__(self):

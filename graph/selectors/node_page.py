@@ -16,7 +16,7 @@ from graph.errors import EXPLORE_BAD_PARAMETER, EXPLORE_UNKNOWN_NODE, GraphError
 from graph.models import Node, NodeResourceLink, Reference, Relationship
 from graph.selectors.similarity import SimilarityHit, SimilarityQuery, similarity_search
 from graph.services.confidence import NodeConfidenceExplanation, node_confidence_explained
-from graph.services.inference import InferenceExplanation, relationship_inference_explained
+from graph.services.inference import InferenceExplanation, relationships_inference_explained
 
 RELATIONSHIPS_PER_PAGE = 25
 MAX_PAGE = 4_000  # 100,000 relationships: deeper offsets are refused rather than scanned
@@ -131,11 +131,14 @@ def _relationships(node: Node, *, outgoing: bool, page: int, total: CappedTotal)
     listed = (base.select_related(other).only(
         "relationship_id", "source_node_id", "target_node_id", "relationship_type", "strength", "confidence_score",
         "auto_managed", "bidirectional", "shared_attributes_count", "inference_confidence", "metadata", "source",
+        "stale_since",
         *(f"{other}__{column}" for column in _NODE_COLUMNS),
     ).order_by((F("confidence_score") * F("strength")).desc(), "relationship_id"))
-    listed = listed[start:start + RELATIONSHIPS_PER_PAGE + 1]
-    rows = [RelationshipRow(relationship=rel, other=getattr(rel, other),
-                            explanation=relationship_inference_explained(rel) if rel.auto_managed else None)
+    if not inferred_visible():
+        listed = listed.exclude(auto_managed=True)
+    listed = list(listed[start:start + RELATIONSHIPS_PER_PAGE + 1])
+    explained = relationships_inference_explained(listed)  # one query for the page's reasons
+    rows = [RelationshipRow(relationship=rel, other=getattr(rel, other), explanation=explained[rel.pk])
             for rel in listed]
     more = len(rows) > RELATIONSHIPS_PER_PAGE
     return RelationshipPage(direction="outgoing" if outgoing else "incoming", rows=rows[:RELATIONSHIPS_PER_PAGE],

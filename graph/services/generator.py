@@ -518,7 +518,8 @@ _LEFT_TO_DEFAULTS = (
     (Node, ("created_by", "embedding_model", "external_key")),
     (NodeAttribute, ("created_by", "metadata")),
     # stated_confidence left out: the database takes a COPY's confidence_score as the stated confidence.
-    (Relationship, ("metadata", "created_by", "stated_confidence")),
+    (Relationship, ("metadata", "created_by", "stated_confidence", "stale_since", "review_impact",
+                    "review_skipped_at")),
     (ExternalResource, ("metadata", "created_by", "embedding_model", "crawl_error", "crawl_failures", "next_crawl_at")),
     (NodeResourceLink, ("created_by",)),
     (Reference, ("context", "created_by")),

@@ -66,10 +66,11 @@ class KindCounts:
     updated: int = 0
     unchanged: int = 0
     skipped: int = 0
+    rejected: int = 0  # relationships a curator rejected (docs/curation.md): never re-created by an import
 
     @property
     def total(self) -> int:
-        return self.created + self.updated + self.unchanged + self.skipped
+        return self.created + self.updated + self.unchanged + self.skipped + self.rejected
 
 
 @dataclass
@@ -103,7 +104,8 @@ class ImportReport:
             c = self.counts[kind]
             if c.total:
                 lines.append(f"  {PLURAL[kind]}: {c.created:,} created, {c.updated:,} updated, "
-                             f"{c.unchanged:,} unchanged, {c.skipped:,} skipped")
+                             f"{c.unchanged:,} unchanged, {c.skipped:,} skipped"
+                             + (f", {c.rejected:,} left out as rejected by a curator" if c.rejected else ""))
         if self.records == 0:
             lines.append("  the files hold no record")
         return lines
@@ -659,6 +661,15 @@ def _apply(cursor, report: ImportReport, user_id: int | None, progress: Progress
             where="a.attribute_id = s.attribute_id", fields=ATTRIBUTE_FIELDS)
 
     progress(ImportProgress("relationships"))
+    # A pair and type a curator rejected is not re-created (docs/curation.md, "Rejections stick").
+    cursor.execute(
+        """
+        DELETE FROM stage_relationships s USING import_keys a, import_keys b, inference_rejections j
+        WHERE s.relationship_id IS NULL AND a.key = s.source AND b.key = s.target
+          AND j.source_node_id = least(a.node_id, b.node_id) AND j.target_node_id = greatest(a.node_id, b.node_id)
+          AND j.relationship_type = s.relationship_type
+        """)
+    counts["relationship"].rejected = cursor.rowcount
     cursor.execute(
         """
         INSERT INTO relationships (source_node_id, target_node_id, relationship_type, strength, stated_confidence,

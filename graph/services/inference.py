@@ -29,13 +29,14 @@ from django.utils.dateparse import parse_datetime
 
 from config_admin.selectors import config_get
 from graph.errors import BAD_INFERENCE_SETTING, NOTHING_TO_QUEUE, GraphError
-from graph.models import Node, Relationship
+from graph.models import InferenceReason, Node, Relationship
 from kgsite.db import row_count
 
 RULE_VERSION = 1
 INFERENCE_SOURCE = "inference"
 INFERENCE_WORK_MEM = "64MB"
 VALUE_SHOWN = 200  # characters of a shared value kept in an explanation
+DEGREE_CAP = 1000  # relationships counted per node for the review queue's impact
 _MAX_CONTRIBUTION = 0.999999  # keeps ln(1 - c) finite; a single value never makes a pair certain
 
 
@@ -151,6 +152,20 @@ WITH batch AS MATERIALIZED (
           WHERE r.relationship_type = %(type)s AND r.auto_managed IS NOT TRUE
             AND ((r.source_node_id = s.a AND r.target_node_id = s.b)
                  OR (r.source_node_id = s.b AND r.target_node_id = s.a)))
+      -- A pair a curator rejected never gets the link again (docs/curation.md).
+      AND NOT EXISTS (
+          SELECT 1 FROM inference_rejections j
+          WHERE j.source_node_id = least(s.a, s.b) AND j.target_node_id = greatest(s.a, s.b)
+            AND j.relationship_type = %(type)s)
+), degrees AS MATERIALIZED (
+    -- Each end's relationships (counted up to the cap, index-only): the review queue ranks a link by
+    -- score × (degree of one end + degree of the other).
+    SELECT e.node_id,
+           (SELECT count(*) FROM (SELECT 1 FROM relationships x WHERE x.source_node_id = e.node_id
+                                  LIMIT {DEGREE_CAP}) AS o)
+           + (SELECT count(*) FROM (SELECT 1 FROM relationships x WHERE x.target_node_id = e.node_id
+                                    LIMIT {DEGREE_CAP}) AS i) AS degree
+    FROM (SELECT source_id FROM kept UNION SELECT target_id FROM kept) AS e(node_id)
 ), kept_attributes AS MATERIALIZED (
     -- Both ends' attributes, found by node id (a few per node), matched below by hashing: never through the
     -- value index, which a common value makes slow.
@@ -176,15 +191,8 @@ WITH batch AS MATERIALIZED (
           HAVING count(*) = 2) AS g
     JOIN counted c USING (value_key)
 ), reasons AS (
+    -- The values left out as too common; the supporting ones become inference_reasons rows below.
     SELECT source_id, target_id,
-           coalesce(jsonb_agg(jsonb_build_object(
-                        'type', attribute_type, 'key', attribute_key, 'value', attribute_value, 'carriers', carriers,
-                        'source_attribute', source_attribute, 'target_attribute', target_attribute,
-                        'source_evidence', round(source_evidence::numeric, 4),
-                        'target_evidence', round(target_evidence::numeric, 4),
-                        'contribution', round(contribution::numeric, 4))
-                    ORDER BY contribution DESC, attribute_type, attribute_key)
-                    FILTER (WHERE carriers BETWEEN 2 AND %(cap)s), '[]'::jsonb) AS shared,
            coalesce(jsonb_agg(jsonb_build_object('type', attribute_type, 'key', attribute_key,
                                                  'value', attribute_value)
                               ORDER BY attribute_type, attribute_key)
@@ -192,18 +200,20 @@ WITH batch AS MATERIALIZED (
     FROM kept_values GROUP BY source_id, target_id
 ), explained AS (
     SELECT k.source_id, k.target_id, k.shared, round(k.score::numeric, 4) AS score,
+           k.score * (ds.degree + dt.degree) AS impact,
            jsonb_build_object('inference', jsonb_build_object(
                'rule', {RULE_VERSION}, 'score', round(k.score::numeric, 4), 'at', now(),
                'nodes', %(nodes)s::float8, 'max_value_nodes', %(cap)s, 'rarity_weight', %(alpha)s::float8,
-               'shared', r.shared, 'too_common', r.too_common)) AS metadata
+               'too_common', r.too_common)) AS metadata
     FROM kept k JOIN reasons r USING (source_id, target_id)
+    JOIN degrees ds ON ds.node_id = k.source_id JOIN degrees dt ON dt.node_id = k.target_id
 ), written AS (
     INSERT INTO relationships AS r (
         source_node_id, target_node_id, relationship_type, strength, stated_confidence, bidirectional, metadata,
         source, auto_managed, shared_attributes_count, inference_confidence, last_inference_update,
-        source_reliability)
+        source_reliability, review_impact)
     SELECT source_id, target_id, %(type)s, score, score, true, metadata, '{INFERENCE_SOURCE}', true, shared, score,
-           now(), 1.0
+           now(), 1.0, impact
     FROM explained
     ORDER BY source_id, target_id
     ON CONFLICT (source_node_id, target_node_id, relationship_type) DO UPDATE
@@ -211,9 +221,25 @@ WITH batch AS MATERIALIZED (
         source = excluded.source,
         shared_attributes_count = excluded.shared_attributes_count,
         inference_confidence = excluded.inference_confidence, last_inference_update = excluded.last_inference_update,
-        metadata = coalesce(r.metadata, '{{}}'::jsonb) || excluded.metadata, updated_at = now()
+        metadata = (coalesce(r.metadata, '{{}}'::jsonb) #- '{{inference,shared}}') || excluded.metadata,
+        review_impact = excluded.review_impact, stale_since = NULL, updated_at = now()
     WHERE r.auto_managed
-    RETURNING (r.xmax = 0) AS inserted
+    RETURNING r.relationship_id, r.source_node_id, r.target_node_id, (r.xmax = 0) AS inserted
+), reasons_cleared AS (
+    -- The written links' earlier reasons. (Same snapshot: the rows inserted next are not among them.)
+    DELETE FROM inference_reasons x
+    WHERE x.relationship_id = ANY(ARRAY(SELECT relationship_id FROM written WHERE NOT inserted))
+    RETURNING 1
+), reasons_written AS (
+    INSERT INTO inference_reasons (relationship_id, source_attribute_id, target_attribute_id, attribute_type,
+                                   attribute_key, attribute_value, carriers, source_evidence, target_evidence,
+                                   contribution, rule_version, gone_why)
+    SELECT w.relationship_id, v.source_attribute, v.target_attribute, v.attribute_type, v.attribute_key,
+           v.attribute_value, v.carriers, v.source_evidence, v.target_evidence, v.contribution, {RULE_VERSION}, ''
+    FROM written w
+    JOIN kept_values v ON v.source_id = w.source_node_id AND v.target_id = w.target_node_id
+    WHERE v.carriers BETWEEN 2 AND %(cap)s
+    RETURNING 1
 ), touching AS MATERIALIZED (
     SELECT r.relationship_id, r.source_node_id, r.target_node_id FROM relationships r
     WHERE r.source_node_id IN (SELECT node_id FROM batch) AND r.auto_managed AND r.relationship_type = %(type)s
@@ -233,7 +259,8 @@ WITH batch AS MATERIALIZED (
 SELECT (SELECT count(*) FROM scored), (SELECT count(*) FROM kept),
        (SELECT count(*) FILTER (WHERE inserted) FROM written),
        (SELECT count(*) FILTER (WHERE NOT inserted) FROM written),
-       (SELECT count(*) FROM removed), (SELECT count(*) FROM counted WHERE carriers > %(cap)s)
+       (SELECT count(*) FROM removed), (SELECT count(*) FROM counted WHERE carriers > %(cap)s),
+       (SELECT count(*) FROM reasons_cleared), (SELECT count(*) FROM reasons_written)
 """
 
 
@@ -282,7 +309,7 @@ def relationships_infer(*, node_ids: list[int], parameters: InferenceParameters 
         cursor.execute("SELECT set_config('work_mem', %s, true), set_config('enable_sort', 'off', true)",
                        [INFERENCE_WORK_MEM])
         cursor.execute(INFER_SQL, params)
-        candidates, kept, created, updated, removed, too_common = cursor.fetchone()
+        candidates, kept, created, updated, removed, too_common, _, _ = cursor.fetchone()
     return InferenceResult(nodes=len(set(node_ids)), candidate_pairs=candidates, pairs_kept=kept, created=created,
                            updated=updated, removed=removed, values_too_common=too_common)
 
@@ -300,6 +327,12 @@ class SharedValue:
     contribution: float
     source_attribute: int | None = None  # attribute ids on each side, as they were when inferred
     target_attribute: int | None = None
+    gone_at: datetime | None = None  # an attribute behind it was changed or deleted since (docs/curation.md)
+    gone_why: str = ""  # "changed" or "deleted"
+
+    @property
+    def gone(self) -> bool:
+        return self.gone_at is not None
 
 
 @dataclass(frozen=True)
@@ -317,22 +350,37 @@ class InferenceExplanation:
     def age(self) -> timedelta | None:
         return timezone.now() - self.inferred_at if self.inferred_at else None
 
+    @property
+    def gone(self) -> list[SharedValue]:
+        """The reasons whose attributes changed or went away since the link was scored."""
+        return [value for value in self.shared if value.gone]
 
-def relationship_inference_explained(relationship: Relationship) -> InferenceExplanation | None:
-    """What inference recorded for ``relationship`` when it last scored it; None for a relationship it did not
-    make (or whose record was removed by hand)."""
+    @property
+    def holding(self) -> list[SharedValue]:
+        """The reasons that still hold, strongest first."""
+        return [value for value in self.shared if not value.gone]
+
+
+def _shared_values(relationship_ids: list[int]) -> dict[int, list[SharedValue]]:
+    found: dict[int, list[SharedValue]] = {rid: [] for rid in relationship_ids}
+    if not relationship_ids:
+        return found
+    for reason in InferenceReason.objects.filter(relationship_id__in=relationship_ids).order_by(
+            "relationship_id", "-contribution", "attribute_type", "attribute_key", "reason_id"):
+        found[reason.relationship_id].append(SharedValue(
+            attribute_type=reason.attribute_type, attribute_key=reason.attribute_key, value=reason.attribute_value,
+            carriers=reason.carriers, source_evidence=reason.source_evidence,
+            target_evidence=reason.target_evidence, contribution=reason.contribution,
+            source_attribute=reason.source_attribute_id, target_attribute=reason.target_attribute_id,
+            gone_at=reason.gone_at, gone_why=reason.gone_why))
+    return found
+
+
+def _explanation(relationship: Relationship, shared: list[SharedValue]) -> InferenceExplanation | None:
     record = (relationship.metadata or {}).get("inference") if isinstance(relationship.metadata, dict) else None
-    if not isinstance(record, dict) or not isinstance(record.get("shared"), list):
+    if not isinstance(record, dict):
         return None
     try:
-        shared = [SharedValue(attribute_type=str(item["type"]), attribute_key=str(item["key"]),
-                              value=str(item["value"]), carriers=int(item["carriers"]),
-                              source_evidence=float(item["source_evidence"]),
-                              target_evidence=float(item["target_evidence"]),
-                              contribution=float(item["contribution"]),
-                              source_attribute=item.get("source_attribute"),
-                              target_attribute=item.get("target_attribute"))
-                  for item in record["shared"]]
         too_common = [(str(item["type"]), str(item["key"]), str(item["value"]))
                       for item in record.get("too_common") or []]
         at = parse_datetime(str(record["at"])) if record.get("at") else None
@@ -342,6 +390,20 @@ def relationship_inference_explained(relationship: Relationship) -> InferenceExp
             rarity_weight=float(record.get("rarity_weight", 1.0)), shared=shared, too_common=too_common)
     except (KeyError, TypeError, ValueError):
         return None  # a record edited by hand into something else: nothing to explain
+
+
+def relationships_inference_explained(relationships: list[Relationship]) -> dict[int, InferenceExplanation | None]:
+    """What inference recorded for each relationship (``metadata['inference']``: the score, when, the values left
+    out as too common) with the reasons it rests on (``inference_reasons``, one query for all of them); None for a
+    relationship inference did not make (or whose record was removed by hand)."""
+    ids = [rel.pk for rel in relationships if isinstance(rel.metadata, dict) and "inference" in rel.metadata]
+    shared = _shared_values(ids)
+    return {rel.pk: _explanation(rel, shared[rel.pk]) if rel.pk in shared else None for rel in relationships}
+
+
+def relationship_inference_explained(relationship: Relationship) -> InferenceExplanation | None:
+    """``relationships_inference_explained`` for one relationship."""
+    return relationships_inference_explained([relationship])[relationship.pk]
 
 
 # --- Queueing by hand ------------------------------------------------------------------------------------------------

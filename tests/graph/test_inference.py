@@ -181,7 +181,7 @@ def test_sql_and_python_give_the_same_score_with_uneven_evidence(graph):
     assert float(link.inference_confidence) == pytest.approx(pair_score([color, shape]), abs=1e-4)
     explanation = relationship_inference_explained(link)
     assert {(v.attribute_key, v.value): v.contribution for v in explanation.shared} == pytest.approx(
-        {("shape", "round"): round(shape, 4), ("color", "red"): round(color, 4)})
+        {("shape", "round"): shape, ("color", "red"): color})
     assert [v.attribute_key for v in explanation.shared] == ["shape", "color"]  # the larger contribution first
 
 
