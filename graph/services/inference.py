@@ -158,8 +158,8 @@ WITH batch AS MATERIALIZED (
           WHERE j.source_node_id = least(s.a, s.b) AND j.target_node_id = greatest(s.a, s.b)
             AND j.relationship_type = %(type)s)
 ), degrees AS MATERIALIZED (
-    -- Each end's relationships (counted up to the cap, index-only): the review queue ranks a link by
-    -- score × (degree of one end + degree of the other).
+    -- Each end's relationships as the pass finds them (counted up to the cap, index-only): the review queue
+    -- ranks a link by score × (1 + the degree of one end + the degree of the other).
     SELECT e.node_id,
            (SELECT count(*) FROM (SELECT 1 FROM relationships x WHERE x.source_node_id = e.node_id
                                   LIMIT {DEGREE_CAP}) AS o)
@@ -200,7 +200,7 @@ WITH batch AS MATERIALIZED (
     FROM kept_values GROUP BY source_id, target_id
 ), explained AS (
     SELECT k.source_id, k.target_id, k.shared, round(k.score::numeric, 4) AS score,
-           k.score * (ds.degree + dt.degree) AS impact,
+           k.score * (1 + ds.degree + dt.degree) AS impact,
            jsonb_build_object('inference', jsonb_build_object(
                'rule', {RULE_VERSION}, 'score', round(k.score::numeric, 4), 'at', now(),
                'nodes', %(nodes)s::float8, 'max_value_nodes', %(cap)s, 'rarity_weight', %(alpha)s::float8,

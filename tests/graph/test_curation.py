@@ -86,7 +86,7 @@ def test_an_inferred_link_keeps_which_attribute_on_each_side_supports_it(graph):
     explained = relationship_inference_explained(ab)
     assert {v.attribute_key for v in explained.shared} == {"colour", "shape"}
     assert "shared" not in ab.metadata["inference"]
-    assert ab.review_impact == pytest.approx(float(ab.inference_confidence) * 2, abs=1e-3)  # degree 1 + 1
+    assert ab.review_impact == pytest.approx(float(ab.inference_confidence), abs=1e-3)  # × (1 + 0 + 0)
 
 
 def test_editing_an_attribute_marks_exactly_the_links_it_supported(graph):
