@@ -22,6 +22,7 @@ from pgvector.django.vector import VectorFormField
 
 from graph import (
     admin_imports,  # noqa: F401 - registers the imports (upload, check, confirm, progress)
+    admin_review,  # noqa: F401 - registers the review queue, the rejections and the decisions
     admin_vector_index,  # noqa: F401 - registers the vector-index runs and Index health
 )
 from graph.admin_inference import relationship_inference_table, selected_ids
@@ -35,7 +36,7 @@ from graph.admin_search import (
     ReferenceSearchMixin,
     RelationshipSearchMixin,
 )
-from graph.errors import DUPLICATE_ATTRIBUTE, GraphError
+from graph.errors import DUPLICATE_ATTRIBUTE, REVIEW_REJECTED_LINK, GraphError
 from graph.models import (
     EmbeddingSimilarityCache,
     ExternalResource,
@@ -51,6 +52,7 @@ from graph.models import (
 )
 from graph.selectors import search
 from graph.services.confidence import node_confidence_explained, relationship_confidence, relationship_evidence
+from graph.services.curation import rejection_of
 from graph.services.hierarchy import HierarchyError, node_placement_resolve
 from graph.services.inference import inference_queue, relationship_inference_explained
 from graph.services.matviews import (
@@ -475,8 +477,32 @@ class NodeAttributeAdmin(NodeAttributeSearchMixin, BigTableAdmin):
         return _short(obj.attribute_value)
 
 
+class RelationshipAdminForm(forms.ModelForm):
+    """A link a curator rejected (docs/curation.md) is not made again by hand either: withdraw the rejection."""
+
+    class Meta:
+        model = Relationship
+        fields = "__all__"  # noqa: DJ007 - the admin's fieldsets choose
+
+    def clean(self):
+        data = super().clean()
+        source, target, kind = data.get("source_node"), data.get("target_node"), data.get("relationship_type")
+        unchanged = self.instance.pk and not {"source_node", "target_node", "relationship_type"} & set(
+            self.changed_data)
+        if source and target and kind and source != target and not unchanged:
+            rejection = rejection_of(source.pk, target.pk, kind)
+            if rejection is not None:
+                who = rejection.rejected_by.email if rejection.rejected_by else "a curator"
+                raise forms.ValidationError(
+                    f"{REVIEW_REJECTED_LINK}: {who} rejected this link on {rejection.rejected_at:%Y-%m-%d} "
+                    f"(“{rejection.reason[:100]}”); withdraw the rejection (Rejected inferred links) to make it.",
+                    code=REVIEW_REJECTED_LINK)
+        return data
+
+
 @admin.register(Relationship)
 class RelationshipAdmin(RelationshipSearchMixin, BigTableAdmin):
+    form = RelationshipAdminForm
     list_display = ("relationship_id", "source_node", "relationship_type", "target_node", "strength",
                     "confidence_score", "bidirectional", "auto_managed", "shared")
     list_display_links = ("relationship_id", "relationship_type")

@@ -47,9 +47,10 @@ def relationship_inference_table(relationship: Relationship) -> str:
     target = _short(relationship.target_node.name, 40)
     shown = explained.shared[:EXPLAINED_VALUES]
     rows = format_html_join(
-        "", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        "", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
         ((_shared_value_text(v.attribute_type, v.attribute_key, v.value), f"{v.carriers:,}",
-          f"{v.source_evidence:.4g}", f"{v.target_evidence:.4g}", f"{v.contribution:.4f}") for v in shown),
+          f"{v.source_evidence:.4g}", f"{v.target_evidence:.4g}", f"{v.contribution:.4f}", _reason_state(v))
+         for v in shown),
     )
     more = len(explained.shared) - len(shown)
     when = (format_html("{} UTC, {} ago", explained.inferred_at.strftime("%Y-%m-%d %H:%M"),
@@ -57,10 +58,14 @@ def relationship_inference_table(relationship: Relationship) -> str:
     taken_over = "" if relationship.auto_managed else mark_safe(
         " <strong>A curator has taken this link over</strong> (not auto-managed): inference no longer updates or "
         "removes it; this is what it recorded last.")  # a constant: nothing to escape
+    gone = len(explained.gone)
+    stale = format_html(
+        " <strong>{} of its reasons {} changed or gone since</strong>{}.", gone, "has" if gone == 1 else "have",
+        ": the next inference pass re-scores it" if relationship.auto_managed else "") if gone else ""
     summary = format_html(
-        "<p>Score <strong>{}</strong> from {} shared value{}, inferred {} by rule version {}.{}</p>",
+        "<p>Score <strong>{}</strong> from {} shared value{}, inferred {} by rule version {}.{}{}</p>",
         f"{explained.score:.4f}", len(explained.shared), "" if len(explained.shared) == 1 else "s", when,
-        explained.rule, taken_over)
+        explained.rule, taken_over, stale)
     worked = ""
     if shown and not more and len(shown) <= 8:
         product = " × ".join(f"(1 − {v.contribution:.4f})" for v in shown)
@@ -69,7 +74,8 @@ def relationship_inference_table(relationship: Relationship) -> str:
                              f"{explained.score:.4f}")
     table = format_html(
         '<div class="node-edges-wrap"><table class="node-edges inference-why"><thead><tr><th>shared attribute</th>'
-        "<th>nodes with the value</th><th>evidence on {}</th><th>evidence on {}</th><th>contribution</th></tr>"
+        "<th>nodes with the value</th><th>evidence on {}</th><th>evidence on {}</th><th>contribution</th>"
+        "<th>now</th></tr>"
         "</thead><tbody>{}</tbody></table></div>{}",
         source, target, rows,
         format_html("<p>… and {} more shared values of smaller contribution (the score counts them all).</p>",
@@ -95,6 +101,14 @@ def relationship_inference_table(relationship: Relationship) -> str:
         config_get("inference_confidence_threshold"), worked,
     )
     return format_html("{}{}{}{}", summary, table, too_common, formula)
+
+
+def _reason_state(value) -> str:
+    """Whether a reason still holds: an attribute behind it may have been changed or deleted since."""
+    if not value.gone:
+        return "holds"
+    return format_html("<strong>{} {}</strong>", "changed" if value.gone_why == "changed" else "deleted",
+                       value.gone_at.strftime("%Y-%m-%d %H:%M UTC"))
 
 
 def _duration(delta) -> str:

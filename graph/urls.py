@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from graph import views_dashboard, views_hierarchy, views_nodes, views_paths, views_search
+from graph import views_dashboard, views_hierarchy, views_nodes, views_paths, views_review, views_search
 
 urlpatterns = [
     path("", views_dashboard.DashboardView.as_view(), name="home"),
@@ -13,4 +13,6 @@ urlpatterns = [
     path("paths/", views_paths.PathsView.as_view(), name="paths"),
     path("hierarchy/", views_hierarchy.HierarchyView.as_view(), name="hierarchy"),
     path("hierarchy/move/", views_hierarchy.HierarchyMoveView.as_view(), name="hierarchy_move"),
+    path("review/", views_review.ReviewView.as_view(), name="review"),
+    path("review/decide/", views_review.ReviewDecideView.as_view(), name="review_decide"),
 ]

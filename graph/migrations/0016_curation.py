@@ -7,10 +7,10 @@ graph/sql/curation.sql."""
 from pathlib import Path
 
 import django.db.models.deletion
-import kgsite.fields
 from django.conf import settings
 from django.db import migrations, models
 
+import kgsite.fields
 
 CURATION_SQL = (Path(__file__).resolve().parent.parent / "sql" / "curation.sql").read_text()
 DROP_SQL = """
@@ -156,7 +156,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='relationship',
-            index=models.Index(condition=models.Q(('auto_managed', True)), fields=['last_inference_update'], name='idx_relationships_review_age'),
+            index=models.Index(condition=models.Q(('auto_managed', True)), fields=['created_at'], name='idx_relationships_review_age'),
         ),
         migrations.AddField(
             model_name='inferencereason',
@@ -238,6 +238,19 @@ class Migration(migrations.Migration):
         migrations.AddConstraint(
             model_name='reviewdecision',
             constraint=models.CheckConstraint(condition=models.Q(('action__in', ['accept', 'reject', 'skip', 'withdraw'])), name='valid_review_action', violation_error_message='Action must be one of: accept, reject, skip, withdraw.'),
+        ),
+        migrations.CreateModel(
+            name='PendingLink',
+            fields=[
+            ],
+            options={
+                'verbose_name': 'inferred link to review',
+                'verbose_name_plural': 'inferred links to review',
+                'proxy': True,
+                'indexes': [],
+                'constraints': [],
+            },
+            bases=('graph.relationship',),
         ),
         migrations.RunSQL(CURATION_SQL, DROP_SQL),
         migrations.RunSQL(REASONS_SQL, REASONS_BACK_SQL),

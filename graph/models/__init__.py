@@ -1,6 +1,6 @@
 from graph.models.attributes import NodeAttribute
 from graph.models.confidence import ConfidenceRecalculation
-from graph.models.curation import InferenceReason, InferenceRejection, ReviewDecision
+from graph.models.curation import InferenceReason, InferenceRejection, PendingLink, ReviewDecision
 from graph.models.embeddings import EmbeddingQueueItem, VectorIndexBuild
 from graph.models.imports import ImportJob
 from graph.models.inference import InferenceQueueItem, MaintenanceRun
@@ -21,6 +21,7 @@ __all__ = [
     "ConfidenceRecalculation", "EmbeddingQueueItem", "EmbeddingSimilarityCache", "ExternalResource",
     "GraphConnectivityStats", "ImportJob",
     "InferenceQueueItem", "InferenceReason", "InferenceRejection", "MaintenanceRun",
-    "MaterializedViewRefresh", "Node", "NodeAttribute", "NodeConfidenceCache", "NodeResourceLink",
-    "PopularEntityRanking", "Reference", "Relationship", "RelationshipStrengthMatrix", "ReviewDecision", "VectorIndexBuild",
+    "MaterializedViewRefresh", "Node", "NodeAttribute", "NodeConfidenceCache", "NodeResourceLink", "PendingLink",
+    "PopularEntityRanking", "Reference", "Relationship", "RelationshipStrengthMatrix", "ReviewDecision",
+    "VectorIndexBuild",
 ]

@@ -7,6 +7,7 @@ rejected, and the record of every review decision.
   gone, and their relationships stale, in the writing transaction, whatever wrote.
 * ``InferenceRejection``: a pair and relationship type a curator said "no" to. Inference never makes that link
   again, and imports skip it, until the rejection is withdrawn.
+* ``PendingLink``: a proxy of ``Relationship`` for the admin's review queue.
 * ``ReviewDecision``: who accepted, rejected, skipped or withdrew what, and when; a bulk decision shares one
   ``batch_id``.
 """
@@ -18,6 +19,7 @@ from django.db import models
 
 from graph.choices import ReasonGone, ReviewAction
 from graph.models.common import node_fk, node_label
+from graph.models.relationships import Relationship
 from kgsite.constraints import choices_check
 from kgsite.fields import Now, UTCDateTimeField
 
@@ -117,3 +119,12 @@ class ReviewDecision(models.Model):
 
     def __str__(self):
         return f"{self.get_action_display()} {self.source_node_id}–{self.target_node_id} ({self.relationship_type})"
+
+
+class PendingLink(Relationship):
+    """The admin's review queue: the inferred links no curator has decided on (``auto_managed``)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "inferred link to review"
+        verbose_name_plural = "inferred links to review"

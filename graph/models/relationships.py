@@ -96,7 +96,7 @@ class Relationship(models.Model):
             # The review queue: pending (auto-managed) links by impact, and the oldest pending one.
             models.Index(F("review_impact").desc(nulls_last=True), F("relationship_id"),
                          name="idx_relationships_review", condition=Q(auto_managed=True)),
-            models.Index(fields=["last_inference_update"], name="idx_relationships_review_age",
+            models.Index(fields=["created_at"], name="idx_relationships_review_age",
                          condition=Q(auto_managed=True)),
         ]
 

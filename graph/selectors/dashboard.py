@@ -44,6 +44,7 @@ from graph.models import (
 from graph.presentation.charts import HIGH_TIER_FROM, HISTOGRAM_BINS, MEDIUM_TIER_FROM
 from graph.selectors import overview as overview_selectors
 from graph.selectors.inference import QueueOverview, inference_queue_overview
+from graph.selectors.review import ReviewFlow, review_flow
 from graph.services.matviews import (
     MATERIALIZED_VIEWS,
     materialized_view_refreshes,
@@ -375,6 +376,7 @@ class Dashboard:
     embedding_backlog: EmbeddingBacklog
     config: ConfigAttention
     cap: int
+    review: ReviewFlow | None = None
 
     @property
     def views_due(self) -> list[ViewFreshness]:
@@ -382,7 +384,10 @@ class Dashboard:
 
     @property
     def any_estimated(self) -> bool:
+        review = self.review
         return (self.overview.any_estimated or self.confidence.estimated or self.queue.any_estimated
+                or (review is not None and not (review.pending.exact and review.accepted.exact
+                                                and review.rejected.exact))
                 or any(not health.rows.exact for health in self.vector_indexes)
                 or not self.embedding_backlog.items.exact)
 
@@ -407,5 +412,6 @@ def graph_dashboard() -> Dashboard:
         embedding_backlog=embedding_backlog(cap),
         config=config_attention(),
         cap=cap,
+        review=review_flow(),
     )
 

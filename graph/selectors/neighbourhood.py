@@ -22,6 +22,7 @@ from decimal import Decimal
 from django.db import connection
 
 from graph.errors import EXPLORE_BAD_PARAMETER, EXPLORE_UNKNOWN_NODE, GraphError, GraphNotFound
+from graph.selectors.review import inferred_visible
 from graph.selectors.subgraph import (
     Subgraph,
     SubgraphEdge,
@@ -80,7 +81,7 @@ class _Filters:
 
 def _filters(query: NeighbourhoodQuery) -> _Filters:
     sql, params = relationship_filters_sql(types=query.types, min_confidence=query.min_confidence,
-                                           min_strength=query.min_strength)
+                                           min_strength=query.min_strength, pending=inferred_visible())
     return _Filters(sql, params)
 
 

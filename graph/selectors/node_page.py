@@ -14,6 +14,7 @@ from django.db.models import F
 
 from graph.errors import EXPLORE_BAD_PARAMETER, EXPLORE_UNKNOWN_NODE, GraphError, GraphNotFound
 from graph.models import Node, NodeResourceLink, Reference, Relationship
+from graph.selectors.review import inferred_visible
 from graph.selectors.similarity import SimilarityHit, SimilarityQuery, similarity_search
 from graph.services.confidence import NodeConfidenceExplanation, node_confidence_explained
 from graph.services.inference import InferenceExplanation, relationships_inference_explained
@@ -92,6 +93,7 @@ class NodePage:
     similar: list[SimilarityHit] = field(default_factory=list)
     similar_note: str = ""  # why no similar nodes are listed
     has_embedding: bool = False
+    pending_hidden: bool = False  # inferred links awaiting review are left out (review_inferred_visible)
 
 
 def page_number(value: str | None, *, name: str) -> int:
@@ -116,15 +118,18 @@ SELECT (SELECT count(*) FROM (SELECT 1 FROM relationships WHERE source_node_id =
 """
 
 
-def _counts(node_id: int) -> list[CappedTotal]:
+def _counts(node_id: int, *, pending: bool) -> list[CappedTotal]:
     caps = (RELATIONSHIP_COUNT_CAP, RELATIONSHIP_COUNT_CAP, *(OTHER_COUNT_CAP,) * 4)
+    sql = _COUNTS_SQL if pending else _COUNTS_SQL.replace(
+        "FROM relationships WHERE", "FROM relationships WHERE auto_managed IS NOT TRUE AND")
     with connection.cursor() as cursor:
-        cursor.execute(_COUNTS_SQL, {"id": node_id, "rel": RELATIONSHIP_COUNT_CAP + 1, "list": OTHER_COUNT_CAP + 1})
+        cursor.execute(sql, {"id": node_id, "rel": RELATIONSHIP_COUNT_CAP + 1, "list": OTHER_COUNT_CAP + 1})
         values = cursor.fetchone()
     return [CappedTotal(min(value, cap), value > cap) for value, cap in zip(values, caps, strict=True)]
 
 
-def _relationships(node: Node, *, outgoing: bool, page: int, total: CappedTotal) -> RelationshipPage:
+def _relationships(node: Node, *, outgoing: bool, page: int, total: CappedTotal, pending: bool
+                   ) -> RelationshipPage:
     own, other = ("source_node", "target_node") if outgoing else ("target_node", "source_node")
     base = Relationship.objects.filter(**{own: node})
     start = (page - 1) * RELATIONSHIPS_PER_PAGE
@@ -134,7 +139,7 @@ def _relationships(node: Node, *, outgoing: bool, page: int, total: CappedTotal)
         "stale_since",
         *(f"{other}__{column}" for column in _NODE_COLUMNS),
     ).order_by((F("confidence_score") * F("strength")).desc(), "relationship_id"))
-    if not inferred_visible():
+    if not pending:
         listed = listed.exclude(auto_managed=True)
     listed = list(listed[start:start + RELATIONSHIPS_PER_PAGE + 1])
     explained = relationships_inference_explained(listed)  # one query for the page's reasons
@@ -160,7 +165,8 @@ def node_page(*, node_id: int, out_page: int = 1, in_page: int = 1) -> NodePage:
     received = Reference.objects.filter(target_node=node)
     reference_related = ("source_node", "source_resource", "target_node", "target_resource")
     explanation = node_confidence_explained(node=node, limit=LIST_CAP)
-    outgoing, incoming, children, linked, cites, cited = _counts(node.pk)
+    pending = inferred_visible()  # inferred links not yet accepted are shown (review_inferred_visible)
+    outgoing, incoming, children, linked, cites, cited = _counts(node.pk, pending=pending)
     page = NodePage(
         node=node,
         ancestors=ancestors,
@@ -168,8 +174,9 @@ def node_page(*, node_id: int, out_page: int = 1, in_page: int = 1) -> NodePage:
         children_total=children,
         confidence=explanation,
         attributes_total=explanation.attribute_count,
-        outgoing=_relationships(node, outgoing=True, page=out_page, total=outgoing),
-        incoming=_relationships(node, outgoing=False, page=in_page, total=incoming),
+        outgoing=_relationships(node, outgoing=True, page=out_page, total=outgoing, pending=pending),
+        incoming=_relationships(node, outgoing=False, page=in_page, total=incoming, pending=pending),
+        pending_hidden=not pending,
         resource_links=list(links.select_related("resource").defer("resource__embedding")
                             .order_by("-confidence", "link_id")[:LIST_CAP]),
         resource_links_total=linked,

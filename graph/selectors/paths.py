@@ -34,6 +34,7 @@ from decimal import Decimal
 from django.db import connection
 
 from graph.errors import EXPLORE_BAD_PARAMETER, EXPLORE_UNKNOWN_NODE, GraphError, GraphNotFound
+from graph.selectors.review import inferred_visible
 from graph.selectors.subgraph import (
     Subgraph,
     SubgraphEdge,
@@ -152,7 +153,8 @@ class _Side:
 
 
 def _filters(query: PathQuery) -> tuple[str, list]:
-    return relationship_filters_sql(types=query.types, min_confidence=query.min_confidence)
+    return relationship_filters_sql(types=query.types, min_confidence=query.min_confidence,
+                                    pending=inferred_visible())
 
 
 def _level_sql(query: PathQuery, side: _Side) -> tuple[str, list]:

@@ -34,9 +34,13 @@ def relationship_filters_check(*, types: Iterable[str], bounds: dict[str, Decima
 
 
 def relationship_filters_sql(*, types: Iterable[str], min_confidence: Decimal | None,
-                             min_strength: Decimal | None = None, alias: str = "r") -> tuple[str, list]:
-    """The WHERE clause (``TRUE`` when there is none) and parameters of those filters on ``relationships``."""
+                             min_strength: Decimal | None = None, alias: str = "r",
+                             pending: bool = True) -> tuple[str, list]:
+    """The WHERE clause (``TRUE`` when there is none) and parameters of those filters on ``relationships``;
+    ``pending=False`` leaves out the inferred links no curator has accepted (``review_inferred_visible``)."""
     clauses, params = [], []
+    if not pending:
+        clauses.append(f"{alias}.auto_managed IS NOT TRUE")
     types = list(types)
     if types:
         clauses.append(f"{alias}.relationship_type = ANY(%s::text[])")

@@ -2,8 +2,8 @@
 
 Every decision is set-based: a selection of relationships (a queryset or ids; its ids, at most ``BULK_LIMIT``,
 passed as one array) is decided in **one writing statement** that changes the links and records one
-``review_decisions`` row per link, so a bulk decision on 10,000 links costs what one costs, times 10,000 rows, and is audited row by row
-under one ``batch_id``.
+``review_decisions`` row per link, so a bulk decision on 10,000 links is one statement over 10,000 rows, audited
+row by row under one ``batch_id``.
 
 * **Accept**: the link becomes curated (``auto_managed = false``): inference and cleanup leave it alone from then
   on; its reasons stay, and keep being marked when an attribute behind them changes.
@@ -27,7 +27,6 @@ from dataclasses import dataclass
 
 from django.db import connection, models, transaction
 
-from config_admin.selectors import config_get
 from graph.errors import REVIEW_BAD_DECISION, REVIEW_NOTHING_PENDING, GraphError
 from graph.models import InferenceRejection, Relationship
 from kgsite.errors import require_permission
@@ -57,11 +56,6 @@ class DecisionResult:
                      "pending (already decided, or not inferred) and left as "
                      f"{'it was' if self.left_alone == 1 else 'they were'}")
         return text + "."
-
-
-def inferred_visible() -> bool:
-    """Whether pages show inferred links a curator has not accepted yet (``review_inferred_visible``)."""
-    return bool(config_get("review_inferred_visible"))
 
 
 def reason_checked(reason: str | None, *, required: bool) -> str:

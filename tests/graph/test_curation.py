@@ -24,8 +24,12 @@ from graph.services.curation import (
 )
 from graph.services.import_staging import import_sources
 from graph.services.imports import graph_import
-from graph.services.inference import inference_queue, relationship_inference_explained, relationships_cleanup, \
-    relationships_infer
+from graph.services.inference import (
+    inference_queue,
+    relationship_inference_explained,
+    relationships_cleanup,
+    relationships_infer,
+)
 from graph.services.inference_worker import Mode, inference_worker_run
 from kgsite.errors import PermissionRefused
 from tests.factories import NodeAttributeFactory, NodeFactory, UserFactory
