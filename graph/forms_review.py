@@ -8,6 +8,7 @@ curation services stay the authority for other callers.
 from __future__ import annotations
 
 from django import forms
+from django.core.validators import ProhibitNullCharactersValidator
 from django.http import QueryDict
 
 from graph.errors import REVIEW_BAD_DECISION, REVIEW_BAD_FILTER
@@ -26,18 +27,26 @@ def _refusal(message: str, code: str = REVIEW_BAD_FILTER):
     return refuse(message, code)
 
 
+class TextField(forms.CharField):
+    """Text checked by the form's own ``clean_<name>`` (which names NUL characters with the page's RG code)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.validators = [v for v in self.validators if not isinstance(v, ProhibitNullCharactersValidator)]
+
+
 class ReviewFilterForm(forms.Form):
-    type = forms.CharField(required=False, label="Relationship type")
-    subtree = forms.CharField(required=False, label="Subtree (an ltree path)",
+    type = TextField(required=False, label="Relationship type")
+    subtree = TextField(required=False, label="Subtree (an ltree path)",
                               help_text="Links with either end in this subtree, e.g. science.people.")
-    min_score = forms.CharField(required=False, label="Score from")
-    max_score = forms.CharField(required=False, label="Score to")
-    older_than = forms.CharField(required=False, label="Waiting at least (days)")
-    newer_than = forms.CharField(required=False, label="Waiting at most (days)")
+    min_score = TextField(required=False, label="Score from")
+    max_score = TextField(required=False, label="Score to")
+    older_than = TextField(required=False, label="Waiting at least (days)")
+    newer_than = TextField(required=False, label="Waiting at most (days)")
     skipped = forms.ChoiceField(required=False, label="Skipped links", initial="hide",
                                 choices=[("hide", "Hide"), ("only", "Only skipped"), ("all", "Show all")])
     stale = forms.BooleanField(required=False, label="Only stale links")
-    page = forms.CharField(required=False)
+    page = TextField(required=False)
 
     def _text(self, name: str, limit: int, label: str) -> str:
         value = (self.cleaned_data.get(name) or "").strip()
@@ -130,12 +139,12 @@ class DecisionForm(forms.Form):
 
     Per-row buttons post ``one=<action>:<id>`` with that row's reason in ``reason-<id>``."""
 
-    action = forms.CharField(required=False)
-    ids = forms.CharField(required=False)  # read from the list (``getlist``) in ``clean_ids``
-    one = forms.CharField(required=False)
-    scope = forms.CharField(required=False)  # "ids" (default) or "filter"
-    reason = forms.CharField(required=False)
-    confirmed = forms.CharField(required=False)
+    action = TextField(required=False)
+    ids = TextField(required=False)  # read as a list (``getlist``) in ``clean``
+    one = TextField(required=False)
+    scope = TextField(required=False)  # "ids" (default) or "filter"
+    reason = TextField(required=False)
+    confirmed = TextField(required=False)
 
     def __init__(self, data, **kwargs):
         self.raw = data
@@ -149,6 +158,8 @@ class DecisionForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        if self.errors:  # a field refused (the scope): nothing more to check
+            return data
         one = (data.get("one") or "").strip()
         reason_field = "reason"
         if one:
