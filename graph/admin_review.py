@@ -36,7 +36,10 @@ _GONE_SQL = """(SELECT count(*) FROM inference_reasons x
 
 class _RelationshipPermissions:
     """The proxy and the curation tables are read with the relationship permission; nobody adds, changes or
-    deletes their rows by hand (decisions go through the actions)."""
+    deletes their rows by hand (decisions go through the actions). A node's rejections go with the node (the
+    database cascades): deleting the node needs no permission on them."""
+
+    deleted_only_by_cascade = True
 
     def has_view_permission(self, request, obj=None):
         return request.user.has_perm("graph.view_relationship")

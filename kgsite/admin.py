@@ -180,7 +180,11 @@ class BigTableAdmin(KgsiteModelAdmin):
         perms_needed = set()
         for count in impact.cascades:
             if count.rows and count.model is not None and self.admin_site.is_registered(count.model):
-                if not self.admin_site.get_model_admin(count.model).has_delete_permission(request):
+                related_admin = self.admin_site.get_model_admin(count.model)
+                # Rows that only go with what they refer to (nobody deletes them by hand) need no permission.
+                if getattr(related_admin, "deleted_only_by_cascade", False):
+                    continue
+                if not related_admin.has_delete_permission(request):
                     perms_needed.add(count.model._meta.verbose_name)
         protected = [
             f"{blocker.rows:,}{'+' if blocker.rows > BLOCKER_CAP else ''} {blocker.label} "

@@ -126,7 +126,8 @@ def _primary_key(cursor, table: str) -> str:
 
 
 def _models_by_table() -> dict[str, type[models.Model]]:
-    return {model._meta.db_table: model for model in apps.get_models(include_auto_created=True)}
+    return {model._meta.db_table: model for model in apps.get_models(include_auto_created=True)
+            if not model._meta.proxy}  # a proxy shares its table with the concrete model
 
 
 def _selection(queryset: models.QuerySet) -> tuple[str, list]:
