@@ -13,6 +13,7 @@ from django.contrib.admin import helpers
 from django.db.models import F, OuterRef, Subquery
 from django.db.models.expressions import RawSQL
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.html import format_html
 
 from graph.admin_links import node_link, with_names
@@ -59,9 +60,8 @@ class _RelationshipPermissions:
 
 @admin.register(PendingLink)
 class PendingLinkAdmin(_RelationshipPermissions, BigTableAdmin):
-    list_display = ("relationship_id", "source_shown", "target_shown", "score", "impact", "reasons", "created_at",
-                    "stale")
-    list_display_links = ("relationship_id",)
+    list_display = ("link", "source_shown", "target_shown", "score", "impact", "reasons", "created_at", "stale")
+    list_display_links = None
     list_filter = (distinct_values_filter("relationship_type", "relationship type"),
                    ("stale_since", admin.EmptyFieldListFilter), ("review_skipped_at", admin.EmptyFieldListFilter))
     actions = ("accept_links", "reject_links", "skip_links")
@@ -80,6 +80,11 @@ class PendingLinkAdmin(_RelationshipPermissions, BigTableAdmin):
             for name in self.actions:
                 actions.pop(name, None)
         return actions
+
+    @admin.display(description="link", ordering="relationship_id")
+    def link(self, obj):
+        """The relationship's own admin page (its reasons, in full)."""
+        return format_html('<a href="{}">{}</a>', reverse("admin:graph_relationship_change", args=[obj.pk]), obj.pk)
 
     @admin.display(description="source", ordering="source_node_id")
     def source_shown(self, obj):

@@ -15,6 +15,7 @@ MODULES = (
     "bench.benchmarks.exploration",
     "bench.benchmarks.similarity",
     "bench.benchmarks.imports",
+    "bench.benchmarks.curation",
 )
 
 

@@ -77,18 +77,18 @@ CREATE TRIGGER node_attributes_reasons_update AFTER UPDATE ON node_attributes
 
 -- Rejections stick. The inference pass leaves rejected pairs out; this is the guarantee behind it, for a pass
 -- that read the rejections before a concurrent rejection committed: an auto-managed link inserted for a rejected
--- pair is deleted at the end of the inserting statement. (The rejection itself locks both nodes FOR UPDATE, which
--- waits for any transaction still inserting a link to them: see graph/services/curation.py.)
+-- pair is deleted at the end of the inserting statement (its query sees the rejections committed by then). (The
+-- rejection itself locks both nodes FOR UPDATE, which waits for any transaction still inserting a link to them:
+-- see graph/services/curation.py.) A row trigger limited to auto-managed rows: a bulk load of curated
+-- relationships (COPY, imports) pays nothing, where a statement trigger would store every inserted row.
 CREATE OR REPLACE FUNCTION relationships_rejected_removed() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF EXISTS (SELECT 1 FROM inference_rejections LIMIT 1) THEN
-        DELETE FROM relationships r
-        USING new_relationships n, inference_rejections j
-        WHERE r.relationship_id = n.relationship_id AND n.auto_managed
-          AND j.source_node_id = least(n.source_node_id, n.target_node_id)
-          AND j.target_node_id = greatest(n.source_node_id, n.target_node_id)
-          AND j.relationship_type = n.relationship_type;
+    IF EXISTS (SELECT 1 FROM inference_rejections j
+               WHERE j.source_node_id = least(NEW.source_node_id, NEW.target_node_id)
+                 AND j.target_node_id = greatest(NEW.source_node_id, NEW.target_node_id)
+                 AND j.relationship_type = NEW.relationship_type) THEN
+        DELETE FROM relationships WHERE relationship_id = NEW.relationship_id;
     END IF;
     RETURN NULL;
 END
@@ -96,5 +96,4 @@ $$;
 
 DROP TRIGGER IF EXISTS relationships_rejected_removed ON relationships;
 CREATE TRIGGER relationships_rejected_removed AFTER INSERT ON relationships
-    REFERENCING NEW TABLE AS new_relationships
-    FOR EACH STATEMENT EXECUTE FUNCTION relationships_rejected_removed();
+    FOR EACH ROW WHEN (NEW.auto_managed) EXECUTE FUNCTION relationships_rejected_removed();

@@ -43,6 +43,9 @@ PAGES = {
     "import-upload": "/admin/graph/importjob/add/",
     "import-checked": "/admin/graph/importjob/{checked}/change/",
     "import-invalid": "/admin/graph/importjob/{invalid}/change/",
+    "review": "/review/",
+    "review-admin": "/admin/graph/pendinglink/",
+    "review-rejections": "/admin/graph/inferencerejection/",
 }
 # The inferred relationship shown: two languages of the demo graph that share several values.
 INFERRED_PAIR = ("Go", "Rust")

@@ -174,6 +174,7 @@ def seed_site() -> dict:
         config_set(name="work_mem", value="64MB", user=admin, reason="Sorts of the similarity view spilled to disk")
         config_set(name="mv_refresh_interval_hours", value="12", user=admin, reason="")
     inference_worker_run(mode=Mode.DRAIN)
+    _seed_review(admin)
     imports = _seed_imports(admin)
     return {
         **imports,
@@ -198,6 +199,20 @@ IMPORT_BAD = "\n".join([
     '"type": "influenced_by"}',
     "{not json",
 ]) + "\n"
+
+
+def _seed_review(admin) -> None:
+    """One rejected and one accepted inferred link (the weakest two), for the review admin's lists (made once)."""
+    from graph.models import PendingLink, ReviewDecision
+    from graph.services.curation import review_accept, review_reject
+
+    if ReviewDecision.objects.exists():
+        return
+    weakest = list(PendingLink.objects.filter(auto_managed=True).order_by("review_impact", "relationship_id")
+                   .values_list("pk", flat=True)[:2])
+    if len(weakest) == 2:
+        review_reject([weakest[0]], user=admin, reason="Sharing a paradigm is not a connection between these two")
+        review_accept([weakest[1]], user=admin, reason="Checked against the language histories")
 
 
 def _seed_imports(admin) -> dict:

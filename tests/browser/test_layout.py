@@ -45,6 +45,11 @@ PAGES = {
     "import-checked": lambda site: f"/admin/graph/importjob/{site.checked_import_id}/change/",
     "import-invalid": lambda site: f"/admin/graph/importjob/{site.invalid_import_id}/change/",
     "import-list": "/admin/graph/importjob/",
+    "review": "/review/",
+    "review-filtered": "/review/?min_score=0.6&skipped=all",
+    "review-admin": "/admin/graph/pendinglink/",
+    "review-rejections": "/admin/graph/inferencerejection/",
+    "review-decisions": "/admin/graph/reviewdecision/",
 }
 
 

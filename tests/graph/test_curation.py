@@ -166,6 +166,34 @@ def test_an_inferred_link_inserted_for_a_rejected_pair_in_plain_sql_is_removed(g
                                            target_node_id__in=[ab.source_node_id, ab.target_node_id]).exists()
 
 
+def test_a_rejection_that_appears_while_a_pass_writes_removes_the_link_and_its_reasons(graph, curator):
+    """A pass that read the rejections before one was committed: the trigger removes what it wrote. Simulated by
+    a test trigger that records the rejection while the pass inserts the link (after its NOT EXISTS ran)."""
+    ab = link(graph["A"], graph["B"])
+    review_reject([ab.pk], user=curator, reason="no")
+    rejection = InferenceRejection.objects.get()
+    InferenceRejection.objects.all().delete()  # the pass will not see it ...
+    with connection.cursor() as cursor:  # ... until it inserts the link
+        cursor.execute(f"""
+            CREATE FUNCTION test_reject_meanwhile() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                INSERT INTO inference_rejections (source_node_id, target_node_id, relationship_type, reason,
+                                                  rejected_at)
+                VALUES ({rejection.source_node_id}, {rejection.target_node_id}, '{TYPE}', 'meanwhile', now())
+                ON CONFLICT DO NOTHING;
+                RETURN NEW;
+            END $$;
+            CREATE TRIGGER test_reject_meanwhile BEFORE INSERT ON relationships
+                FOR EACH ROW WHEN (NEW.source_node_id = {ab.source_node_id}) EXECUTE FUNCTION test_reject_meanwhile();
+        """)
+    result = infer_all()
+    assert result.created >= 1  # the pass wrote it ...
+    assert link(graph["A"], graph["B"]) is None  # ... and it is gone, with its reasons
+    assert not InferenceReason.objects.filter(relationship__source_node=graph["A"],
+                                              relationship__target_node=graph["B"]).exists()
+    assert link(graph["C"], graph["D"]) is not None
+
+
 def test_an_import_of_the_rejected_link_leaves_it_out_and_says_so(graph, curator, tmp_path):
     ab = link(graph["A"], graph["B"])
     review_reject([ab.pk], user=curator, reason="no")
