@@ -21,7 +21,7 @@ from graph.admin_links import shorten as _short
 from graph.errors import GraphError
 from graph.models import InferenceRejection, Node, PendingLink, ReviewDecision
 from graph.services.curation import BULK_LIMIT, REASON_MAX_LENGTH, REVIEW_PERMISSION, rejections_withdraw, review_decide
-from kgsite.admin import BigTableAdmin, distinct_values_filter
+from kgsite.admin import BigTableAdmin, ReadOnlyAdmin, distinct_values_filter
 from kgsite.db import filtered_row_count
 from kgsite.errors import PermissionRefused
 
@@ -35,38 +35,62 @@ _GONE_SQL = """(SELECT count(*) FROM inference_reasons x
                 WHERE x.relationship_id = relationships.relationship_id AND x.gone_at IS NOT NULL)"""
 
 
-class _RelationshipPermissions:
+class _CurationAdmin(ReadOnlyAdmin, BigTableAdmin):
     """The proxy and the curation tables are read with the relationship permission; nobody adds, changes or
     deletes their rows by hand (decisions go through the actions). A node's rejections go with the node (the
     database cascades): deleting the node needs no permission on them."""
 
     deleted_only_by_cascade = True
+    show_facets = admin.ShowFacets.NEVER
 
     def has_view_permission(self, request, obj=None):
         return request.user.has_perm("graph.view_relationship")
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     def has_review_permission(self, request):
         return request.user.has_perm(REVIEW_PERMISSION)
 
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not self.has_review_permission(request):
+            actions.clear()
+        return actions
+
+    @admin.display(description="node", ordering="source_node_id")
+    def source_shown(self, obj):
+        return node_link(obj.source_node_id, obj.source_node.name)
+
+    @admin.display(description="other node", ordering="target_node_id")
+    def target_shown(self, obj):
+        return node_link(obj.target_node_id, obj.target_node.name)
+
+
+def _set_filter(field: str, title: str, parameter: str) -> type[admin.SimpleListFilter]:
+    """Yes / No on whether ``field`` (a timestamp) is set."""
+
+    class SetFilter(admin.SimpleListFilter):
+        def lookups(self, request, model_admin):
+            return [("yes", "Yes"), ("no", "No")]
+
+        def queryset(self, request, queryset):
+            if self.value() == "yes":
+                return queryset.filter(**{f"{field}__isnull": False})
+            if self.value() == "no":
+                return queryset.filter(**{f"{field}__isnull": True})
+            return queryset
+
+    SetFilter.title, SetFilter.parameter_name = title, parameter
+    return SetFilter
+
 
 @admin.register(PendingLink)
-class PendingLinkAdmin(_RelationshipPermissions, BigTableAdmin):
+class PendingLinkAdmin(_CurationAdmin):
     list_display = ("link", "source_shown", "target_shown", "score", "impact", "reasons", "created_at", "stale")
     list_display_links = None
     list_filter = (distinct_values_filter("relationship_type", "relationship type"),
-                   ("stale_since", admin.EmptyFieldListFilter), ("review_skipped_at", admin.EmptyFieldListFilter))
+                   _set_filter("stale_since", "stale (a reason changed)", "stale"),
+                   _set_filter("review_skipped_at", "skipped", "skipped"))
     actions = ("accept_links", "reject_links", "skip_links")
     ordering = (F("review_impact").desc(nulls_last=True), "relationship_id")
-    show_facets = admin.ShowFacets.NEVER
     id_search_fields = ("source_node_id", "target_node_id", "relationship_id")
 
     def get_queryset(self, request):
@@ -74,25 +98,10 @@ class PendingLinkAdmin(_RelationshipPermissions, BigTableAdmin):
         return with_names(super().get_queryset(request).filter(auto_managed=True), "source_node", "target_node") \
             .annotate(holding=RawSQL(_HOLDING_SQL, []), gone=RawSQL(_GONE_SQL, []))
 
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        if not self.has_review_permission(request):
-            for name in self.actions:
-                actions.pop(name, None)
-        return actions
-
     @admin.display(description="link", ordering="relationship_id")
     def link(self, obj):
         """The relationship's own admin page (its reasons, in full)."""
         return format_html('<a href="{}">{}</a>', reverse("admin:graph_relationship_change", args=[obj.pk]), obj.pk)
-
-    @admin.display(description="source", ordering="source_node_id")
-    def source_shown(self, obj):
-        return node_link(obj.source_node_id, obj.source_node.name)
-
-    @admin.display(description="target", ordering="target_node_id")
-    def target_shown(self, obj):
-        return node_link(obj.target_node_id, obj.target_node.name)
 
     @admin.display(description="score", ordering="inference_confidence")
     def score(self, obj):
@@ -109,9 +118,9 @@ class PendingLinkAdmin(_RelationshipPermissions, BigTableAdmin):
         return format_html("{}{}", obj.holding or "nothing that still holds",
                            format_html(" <small>({} gone)</small>", obj.gone) if obj.gone else "")
 
-    @admin.display(description="stale", boolean=True)
+    @admin.display(description="stale since", ordering="stale_since")
     def stale(self, obj):
-        return obj.stale_since is not None
+        return obj.stale_since.strftime("%Y-%m-%d %H:%M") if obj.stale_since else "—"
 
     def _decide(self, request, queryset, action: str):
         """The confirmation page (the count, a reason), then on its post the decision."""
@@ -148,31 +157,16 @@ class PendingLinkAdmin(_RelationshipPermissions, BigTableAdmin):
 
 
 @admin.register(InferenceRejection)
-class InferenceRejectionAdmin(_RelationshipPermissions, BigTableAdmin):
+class InferenceRejectionAdmin(_CurationAdmin):
     list_display = ("rejection_id", "source_shown", "relationship_type", "target_shown", "reason_shown",
                     "rejected_by", "rejected_at", "score")
     list_display_links = ("rejection_id",)
     list_select_related = ("rejected_by",)
     actions = ("withdraw",)
     id_search_fields = ("source_node_id", "target_node_id")
-    show_facets = admin.ShowFacets.NEVER
 
     def get_queryset(self, request):
         return with_names(super().get_queryset(request), "source_node", "target_node").select_related("rejected_by")
-
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        if not self.has_review_permission(request):
-            actions.pop("withdraw", None)
-        return actions
-
-    @admin.display(description="node", ordering="source_node_id")
-    def source_shown(self, obj):
-        return node_link(obj.source_node_id, obj.source_node.name)
-
-    @admin.display(description="other node", ordering="target_node_id")
-    def target_shown(self, obj):
-        return node_link(obj.target_node_id, obj.target_node.name)
 
     @admin.display(description="reason")
     def reason_shown(self, obj):
@@ -190,14 +184,13 @@ class InferenceRejectionAdmin(_RelationshipPermissions, BigTableAdmin):
 
 
 @admin.register(ReviewDecision)
-class ReviewDecisionAdmin(_RelationshipPermissions, BigTableAdmin):
+class ReviewDecisionAdmin(_CurationAdmin):
     list_display = ("decision_id", "action", "pair", "relationship_type", "score", "reason_shown", "decided_by",
                     "decided_at", "batch_size")
     list_display_links = ("decision_id",)
     list_filter = ("action",)
     list_select_related = ("decided_by",)
     id_search_fields = ("source_node_id", "target_node_id", "relationship_id")
-    show_facets = admin.ShowFacets.NEVER
     actions = None
 
     def get_queryset(self, request):

@@ -37,10 +37,10 @@ class TextField(forms.CharField):
 
 class ReviewFilterForm(forms.Form):
     type = TextField(required=False, label="Relationship type")
-    subtree = TextField(required=False, label="Subtree (an ltree path)",
-                              help_text="Links with either end in this subtree, e.g. science.people.")
-    min_score = TextField(required=False, label="Score from")
-    max_score = TextField(required=False, label="Score to")
+    subtree = TextField(required=False, label="Either end in subtree",
+                        widget=forms.TextInput(attrs={"placeholder": "e.g. computing.languages"}))
+    min_score = TextField(required=False, label="Score from", widget=forms.TextInput(attrs={"placeholder": "0–1"}))
+    max_score = TextField(required=False, label="Score to", widget=forms.TextInput(attrs={"placeholder": "0–1"}))
     older_than = TextField(required=False, label="Waiting at least (days)")
     newer_than = TextField(required=False, label="Waiting at most (days)")
     skipped = forms.ChoiceField(required=False, label="Skipped links", initial="hide",

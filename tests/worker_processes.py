@@ -33,6 +33,25 @@ from tests.scratch import BASE_DIR, database_url
 APPLICATION_PREFIX = "kgtest-worker"
 INFERRED_TYPE = "shares_attributes"  # inference_relationship_type's default
 
+# The inference statement of one process (by its application_name) sleeps after it has written its relationships,
+# before its transaction can commit.
+STALL_SQL = """
+CREATE FUNCTION test_inference_stall() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF current_setting('application_name') = '{application}' THEN
+        PERFORM pg_sleep({seconds});
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER test_inference_stall AFTER INSERT ON relationships
+    FOR EACH STATEMENT EXECUTE FUNCTION test_inference_stall();
+"""
+STALL_DROP = """
+DROP TRIGGER IF EXISTS test_inference_stall ON relationships;
+DROP FUNCTION IF EXISTS test_inference_stall();
+"""
+
 
 def wait_until(condition: Callable[[], object], *, timeout: float, what: str, interval: float = 0.05,
                describe: Callable[[], str] | None = None):

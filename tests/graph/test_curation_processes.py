@@ -17,6 +17,8 @@ from graph.services.inference import inference_queue, relationships_infer
 from tests.factories import UserFactory
 from tests.worker_processes import (
     INFERRED_TYPE,
+    STALL_DROP,
+    STALL_SQL,
     Workers,
     execute,
     graph_build,
@@ -26,24 +28,6 @@ from tests.worker_processes import (
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-STALL_SQL = """
-CREATE FUNCTION test_curation_stall() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF current_setting('application_name') = '{application}' THEN
-        PERFORM pg_sleep({seconds});
-    END IF;
-    RETURN NULL;
-END
-$$;
-CREATE TRIGGER test_curation_stall AFTER INSERT ON relationships
-    FOR EACH STATEMENT EXECUTE FUNCTION test_curation_stall();
-"""
-STALL_DROP = """
-DROP TRIGGER IF EXISTS test_curation_stall ON relationships;
-DROP FUNCTION IF EXISTS test_curation_stall();
-"""
-
 
 @pytest.fixture
 def workers(transactional_db, tmp_path):

@@ -35,6 +35,8 @@ from tests.scratch import connect
 from tests.worker_processes import (
     APPLICATION_PREFIX,
     INFERRED_TYPE,
+    STALL_DROP,
+    STALL_SQL,
     Workers,
     execute,
     graph_build,
@@ -82,25 +84,6 @@ QUEUE_LOG_DROP = """
 DROP TRIGGER IF EXISTS test_queue_transition_log ON relationship_inference_queue;
 DROP FUNCTION IF EXISTS test_queue_transition_log();
 DROP TABLE IF EXISTS test_queue_transitions;
-"""
-
-# The inference statement of one process (by its application_name) sleeps after it has written its relationships,
-# before its transaction can commit.
-STALL_SQL = """
-CREATE FUNCTION test_inference_stall() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF current_setting('application_name') = '{application}' THEN
-        PERFORM pg_sleep({seconds});
-    END IF;
-    RETURN NULL;
-END
-$$;
-CREATE TRIGGER test_inference_stall AFTER INSERT ON relationships
-    FOR EACH STATEMENT EXECUTE FUNCTION test_inference_stall();
-"""
-STALL_DROP = """
-DROP TRIGGER IF EXISTS test_inference_stall ON relationships;
-DROP FUNCTION IF EXISTS test_inference_stall();
 """
 
 REFUSAL = "test refusal: node {node} takes no relationships"
