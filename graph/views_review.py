@@ -3,8 +3,9 @@
 Thin: ``ReviewFilterForm`` checks the filters, ``review_page`` reads a page, the template shows it;
 ``DecisionForm`` checks a decision and the curation services make it (one statement, audited). A decision on one
 link (a row's button) runs at once; on several, or on every link matching the filters, a confirmation page states
-the count first. Reading needs ``graph.view_relationship``; deciding ``graph.review_relationship`` (a 403 page
-naming it otherwise). Refusals are a 400 page naming the field; nothing is changed.
+the count first. Any logged-in user reads the queue (as the node pages, which show the same links); deciding
+needs ``graph.review_relationship`` (a 403 page naming it otherwise). Refusals are a 400 page naming the field;
+nothing is changed.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from graph.services.curation import BULK_LIMIT, REVIEW_PERMISSION, pending_requi
 from kgsite.db import filtered_row_count
 from kgsite.errors import require_permission
 
-VIEW_PERMISSION = "graph.view_relationship"
 ACTION_WORDS = {"accept": "Accept", "reject": "Reject", "skip": "Skip"}
 
 
@@ -44,7 +44,6 @@ class ReviewView(View):
     http_method_names = ["get", "head", "options"]
 
     def get(self, request):
-        require_permission(request.user, VIEW_PERMISSION, "see the review queue")
         form = ReviewFilterForm(request.GET)
         page = None
         if form.is_valid():

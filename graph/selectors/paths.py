@@ -28,7 +28,7 @@ Directions: ``both`` follows every relationship either way; ``out`` follows sour
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from django.db import connection
@@ -61,6 +61,8 @@ class PathQuery:
     direction: str = "both"
     types: tuple[str, ...] = ()
     min_confidence: Decimal | None = None
+    # Whether inferred links not yet accepted may be walked (review_inferred_visible; paths_find fills it in).
+    pending: bool | None = None
 
     def checked(self) -> PathQuery:
         def refuse(message: str):
@@ -154,7 +156,7 @@ class _Side:
 
 def _filters(query: PathQuery) -> tuple[str, list]:
     return relationship_filters_sql(types=query.types, min_confidence=query.min_confidence,
-                                    pending=inferred_visible())
+                                    pending=query.pending is not False)
 
 
 def _level_sql(query: PathQuery, side: _Side) -> tuple[str, list]:
@@ -266,6 +268,8 @@ def paths_find(*, query: PathQuery) -> PathSearch:
             return PathSearch(query=query, paths=[path], nodes=ends, length=0, path_count=1, depth_searched=0,
                               subgraph=_subgraph(query, [path], ends))
 
+        if query.pending is None:  # read once for the whole search
+            query = replace(query, pending=inferred_visible())
         start = _Side("from", query.from_id, forward=True)
         end = _Side("to", query.to_id, forward=False)
         edges_read = levels = 0

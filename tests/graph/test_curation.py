@@ -316,3 +316,15 @@ def test_a_rejection_needs_a_sound_reason(graph, curator, reason, message):
 def test_ids_that_are_not_whole_numbers_are_refused(curator):
     with pytest.raises(GraphError, match="whole numbers"):
         review_accept(["1"], user=curator)
+
+
+def test_deleting_a_node_deletes_its_rejections_and_keeps_the_record(graph, curator, client):
+    ab = link(graph["A"], graph["B"])
+    review_reject([ab.pk], user=curator, reason="no")
+    superuser = UserFactory(email="root@example.com", superuser=True)
+    client.force_login(superuser)
+    page = client.get(f"/admin/graph/node/{graph['A'].pk}/delete/")
+    assert page.status_code == 200 and "Rejected inferred link: 1" in " ".join(page.content.decode().split())
+    assert client.post(f"/admin/graph/node/{graph['A'].pk}/delete/", {"post": "yes"}).status_code == 302
+    assert not InferenceRejection.objects.exists()
+    assert ReviewDecision.objects.filter(action="reject", relationship_id=ab.pk).exists()

@@ -49,10 +49,10 @@ def curated():
         source_node=babbage, target_node=ada, relationship_type="shares_attributes", inferred=True,
         shared_attributes_count=1, inference_confidence=Decimal("0.61"),
         metadata={"inference": {"score": 0.61, "rule": 1, "at": "2026-12-01T10:00:00+00:00", "nodes": 5,
-                                "max_value_nodes": 3, "rarity_weight": 1.0,
-                                "shared": [{"type": "fact", "key": "field", "value": "mathematics", "carriers": 2,
-                                            "source_evidence": 0.5, "target_evidence": 0.5,
-                                            "contribution": 0.61}]}})
+                                "max_value_nodes": 3, "rarity_weight": 1.0, "too_common": []}})
+    inferred.inference_reasons.create(source_attribute_id=1, target_attribute_id=2, attribute_type="fact",
+                                      attribute_key="field", attribute_value="mathematics", carriers=2,
+                                      source_evidence=0.5, target_evidence=0.5, contribution=0.61, rule_version=1)
     resource = ExternalResourceFactory(url="https://example.org/ada", title="Ada's biography")
     NodeResourceLinkFactory(node=ada, resource=resource, link_type="biography", context="the standard life")
     ReferenceFactory(source_node=babbage, target_node=ada, reference_type="mentions", page_number=42,

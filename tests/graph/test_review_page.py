@@ -171,11 +171,12 @@ def test_viewers_see_the_queue_without_buttons_and_cannot_decide(client, queue):
     assert Relationship.objects.get(pk=queue["strong"].pk).auto_managed
 
 
-def test_the_queue_needs_a_login_and_the_view_permission(client, queue):
+def test_the_queue_needs_a_login_and_deciding_the_review_permission(client, queue):
     assert client.get(reverse("review")).status_code == 302
     assert client.post(reverse("review_decide"), {"one": "accept:1"}).status_code == 302
-    login(client)
-    assert client.get(reverse("review")).status_code == 403
+    login(client)  # no permission at all: reads, as the node pages
+    assert client.get(reverse("review")).status_code == 200
+    assert client.post(reverse("review_decide"), {"one": f"accept:{queue['weak'].pk}"}).status_code == 403
 
 
 # --- What the other pages show -------------------------------------------------------------------------------------
