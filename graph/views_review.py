@@ -19,6 +19,7 @@ from django.views import View
 from graph.errors import GraphError
 from graph.forms_paths import refusal_status
 from graph.forms_review import BULK_NOTE, FILTER_FIELDS, DecisionForm, ReviewFilterForm
+from graph.models import Relationship
 from graph.selectors.review import pending_links, review_page
 from graph.services.curation import BULK_LIMIT, REVIEW_PERMISSION, pending_required, review_decide
 from kgsite.db import filtered_row_count
@@ -79,12 +80,11 @@ class ReviewDecideView(View):
             if not filter_form.is_valid():
                 return self._refused(request, [m for errors in filter_form.errors.values() for m in errors], back)
             selection = pending_links(filter_form.review_filters())
-        else:
-            selection = pending_links().filter(pk__in=data["id_list"]) if len(data["id_list"]) > 1 else \
-                data["id_list"]
+        else:  # the checked links, skipped ones included (the service decides only those still pending)
+            selection = data["id_list"]
         if form.needs_confirmation:
-            count = filtered_row_count(selection) if data["scope"] == "filter" else \
-                filtered_row_count(pending_links().filter(pk__in=data["id_list"]))
+            count = filtered_row_count(selection if data["scope"] == "filter" else Relationship.objects.filter(
+                pk__in=data["id_list"], auto_managed=True))
             return render(request, self.template_name, {
                 "action": data["action"], "action_word": ACTION_WORDS[data["action"]], "count": count,
                 "taken": min(count.value, BULK_LIMIT), "bulk_note": BULK_NOTE, "limit": BULK_LIMIT,

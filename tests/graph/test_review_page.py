@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from config_admin.services import config_set
 from graph.models import InferenceRejection, PendingLink, Relationship, ReviewDecision
-from graph.services.curation import review_reject
+from graph.services.curation import review_reject, review_skip
 from tests.factories import NodeAttributeFactory, NodeFactory, RelationshipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -260,3 +260,13 @@ def test_the_admin_refuses_to_make_a_rejected_link_by_hand(client, queue):
     assert "not related" in response.content.decode()
     assert not Relationship.objects.filter(relationship_type=TYPE, source_node=queue["Turing"],
                                            target_node=queue["Ada"]).exists()
+
+
+def test_checked_links_that_were_skipped_can_still_be_decided_in_bulk(client, queue):
+    user = login(client, *REVIEWER)
+    review_skip([queue["strong"].pk], user=user)
+    ids = [queue["strong"].pk, queue["middle"].pk]
+    confirm = client.post(reverse("review_decide"), {"action": "accept", "ids": ids, "skipped": "all"})
+    assert "2 of the 2 checked links are still pending" in " ".join(confirm.content.decode().split())
+    client.post(reverse("review_decide"), {"action": "accept", "ids": ids, "confirmed": "yes"})
+    assert Relationship.objects.filter(pk__in=ids, auto_managed=False).count() == 2
