@@ -17,9 +17,11 @@ from graph.selectors.review import MAX_AGE_DAYS, MAX_PAGE, ReviewFilters
 from graph.selectors.subgraph import TYPE_MAX_LENGTH
 from graph.services.curation import BULK_LIMIT, REASON_MAX_LENGTH
 
-FILTER_FIELDS = ("type", "subtree", "min_score", "max_score", "older_than", "newer_than", "skipped", "stale")
+FILTER_FIELDS = ("type", "node_type", "subtree", "min_score", "max_score", "older_than", "newer_than", "skipped",
+                 "stale")
 ACTIONS = ("accept", "reject", "skip")
 SUBTREE_MAX = 2_000
+NODE_TYPE_MAX_LENGTH = 50  # nodes.node_type is VARCHAR(50)
 MAX_IDS = 500  # ids one posted form may name (a page holds 25; "all matching" goes by the filters)
 
 
@@ -37,6 +39,7 @@ class TextField(forms.CharField):
 
 class ReviewFilterForm(forms.Form):
     type = TextField(required=False, label="Relationship type")
+    node_type = TextField(required=False, label="Either end of node type")
     subtree = TextField(required=False, label="Either end in subtree",
                         widget=forms.TextInput(attrs={"placeholder": "e.g. computing.languages"}))
     min_score = TextField(required=False, label="Score from", widget=forms.TextInput(attrs={"placeholder": "0–1"}))
@@ -58,6 +61,9 @@ class ReviewFilterForm(forms.Form):
 
     def clean_type(self):
         return self._text("type", TYPE_MAX_LENGTH, "relationship type")
+
+    def clean_node_type(self):
+        return self._text("node_type", NODE_TYPE_MAX_LENGTH, "node type")
 
     def clean_subtree(self):
         value = self._text("subtree", SUBTREE_MAX, "subtree")
@@ -113,10 +119,10 @@ class ReviewFilterForm(forms.Form):
 
     def review_filters(self) -> ReviewFilters:
         data = self.cleaned_data
-        return ReviewFilters(relationship_type=data["type"], subtree=data["subtree"], min_score=data["min_score"],
-                             max_score=data["max_score"], older_than_days=data["older_than"],
-                             newer_than_days=data["newer_than"], skipped=data["skipped"],
-                             stale_only=bool(data["stale"]))
+        return ReviewFilters(relationship_type=data["type"], node_type=data["node_type"], subtree=data["subtree"],
+                             min_score=data["min_score"], max_score=data["max_score"],
+                             older_than_days=data["older_than"], newer_than_days=data["newer_than"],
+                             skipped=data["skipped"], stale_only=bool(data["stale"]))
 
     def query_string(self, **changes) -> str:
         """The filters in effect as a query string (for links and the decision form's way back)."""

@@ -36,6 +36,7 @@ def inferred_visible() -> bool:
 @dataclass(frozen=True)
 class ReviewFilters:
     relationship_type: str = ""
+    node_type: str = ""  # links with either end of this node type
     subtree: str = ""  # an ltree path: links with either end in the subtree
     min_score: Decimal | None = None
     max_score: Decimal | None = None
@@ -67,10 +68,11 @@ def pending_links(filters: ReviewFilters | None = None) -> QuerySet:
     links = Relationship.objects.filter(auto_managed=True)
     if filters.relationship_type:
         links = links.filter(relationship_type=filters.relationship_type)
-    if filters.subtree:
-        inside = Node.objects.filter(path__descendants=filters.subtree)
-        links = links.filter(Exists(inside.filter(pk=OuterRef("source_node_id")))
-                             | Exists(inside.filter(pk=OuterRef("target_node_id"))))
+    for ends in (Node.objects.filter(node_type=filters.node_type) if filters.node_type else None,
+                 Node.objects.filter(path__descendants=filters.subtree) if filters.subtree else None):
+        if ends is not None:
+            links = links.filter(Exists(ends.filter(pk=OuterRef("source_node_id")))
+                                 | Exists(ends.filter(pk=OuterRef("target_node_id"))))
     if filters.min_score is not None:
         links = links.filter(inference_confidence__gte=filters.min_score)
     if filters.max_score is not None:

@@ -58,7 +58,8 @@ def test_the_queue_lists_pending_links_by_impact_with_their_reasons(client, queu
 @pytest.mark.parametrize(("query", "expected"), [
     ("min_score=0.58", ["strong", "middle"]), ("max_score=0.58", ["weak"]), (f"type={TYPE}", ["strong", "middle",
                                                                                              "weak"]),
-    ("type=other", []), ("newer_than=1", ["strong", "middle", "weak"]), ("older_than=1", []),
+    ("type=other", []), ("node_type=concept", ["strong", "middle", "weak"]), ("node_type=person", []),
+    ("newer_than=1", ["strong", "middle", "weak"]), ("older_than=1", []),
 ])
 def test_the_filters_narrow_the_queue(client, queue, query, expected):
     login(client, *REVIEWER)
@@ -79,7 +80,8 @@ def test_the_subtree_filter_keeps_links_with_an_end_inside(client, queue):
 @pytest.mark.parametrize(("query", "field"), [
     ("min_score=2", "minimum score"), ("max_score=abc", "maximum score"), ("min_score=0.9&max_score=0.1", "range"),
     ("page=0", "page"), ("page=%C2%B2", "page"), ("page=99999999999999999999", "page"), ("older_than=-1", "days"),
-    ("subtree=a..b", "subtree"), ("subtree=%00", "NUL"), ("type=%00", "NUL"), ("type=" + "x" * 101, "at most"),
+    ("subtree=a..b", "subtree"), ("subtree=%00", "NUL"),
+    ("node_type=" + "x" * 51, "at most"), ("type=%00", "NUL"), ("type=" + "x" * 101, "at most"),
     ("newer_than=NaN", "days"),
 ])
 def test_bad_filters_are_a_400_naming_the_problem(client, queue, query, field):
