@@ -59,6 +59,7 @@ class ReviewView(View):
             "previous_url": f"?{form.query_string(page=page.page - 1)}" if page and page.page > 1 else None,
             "next_url": f"?{form.query_string(page=page.page + 1)}" if page and page.more else None,
             "bulk_limit": BULK_LIMIT,
+            "node_url_prefix": reverse("node_detail", args=[0]).removesuffix("0/"),  # not a {% url %} per row
             "filter_hidden": list(_filters_of(request.GET).items()) if form.is_valid() else [],
         }, status=refusal_status(form) if form.errors else 200)
 
