@@ -11,7 +11,7 @@ import numpy
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db import models
+from django.db import models, transaction
 from django.db.models import OuterRef, Subquery
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
@@ -52,7 +52,7 @@ from graph.models import (
 )
 from graph.selectors import search
 from graph.services.confidence import node_confidence_explained, relationship_confidence, relationship_evidence
-from graph.services.curation import rejection_of
+from graph.services.curation import REVIEW_PERMISSION, acceptance_by_edit_record, rejection_of
 from graph.services.hierarchy import HierarchyError, node_placement_resolve
 from graph.services.inference import inference_queue, relationship_inference_explained
 from graph.services.matviews import (
@@ -72,7 +72,7 @@ from kgsite.admin import (
     distinct_values_filter,
 )
 from kgsite.db import capped_count
-from kgsite.errors import PermissionRefused
+from kgsite.errors import PERMISSION_REFUSED, PermissionRefused
 
 AUDIT_FIELDS = ("created_by", "created_at")
 NODE_PAGE_ROWS = 20  # relationships and references listed on a node's change page, per direction; the rest counted
@@ -484,8 +484,19 @@ class RelationshipAdminForm(forms.ModelForm):
         model = Relationship
         fields = "__all__"  # noqa: DJ007 - the admin's fieldsets choose
 
+    user = None  # set by RelationshipAdmin.get_form
+
+    accepts = False  # unticking auto-managed on an inferred link accepts it (docs/curation.md); set by clean
+
     def clean(self):
         data = super().clean()
+        # Read before the form writes its values into the instance (after clean).
+        self.accepts = bool(self.instance.pk and self.instance.auto_managed and "auto_managed" in self.changed_data
+                            and data.get("auto_managed") is False)
+        if self.accepts and not (self.user and self.user.has_perm(REVIEW_PERMISSION)):
+            self.add_error("auto_managed", forms.ValidationError(
+                f"{PERMISSION_REFUSED}: accepting an inferred link (unticking auto-managed) requires the permission "
+                f"{REVIEW_PERMISSION}", code=PERMISSION_REFUSED))
         source, target, kind = data.get("source_node"), data.get("target_node"), data.get("relationship_type")
         unchanged = self.instance.pk and not {"source_node", "target_node", "relationship_type"} & set(
             self.changed_data)
@@ -503,6 +514,20 @@ class RelationshipAdminForm(forms.ModelForm):
 @admin.register(Relationship)
 class RelationshipAdmin(RelationshipSearchMixin, BigTableAdmin):
     form = RelationshipAdminForm
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.user = request.user  # a class made for this request
+        return form
+
+    def save_model(self, request, obj, form, change):
+        accepts = getattr(form, "accepts", False)
+        if accepts:
+            obj.review_skipped_at = None
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            if accepts:
+                acceptance_by_edit_record(obj, user=request.user)
     list_display = ("relationship_id", "source_node", "relationship_type", "target_node", "strength",
                     "confidence_score", "bidirectional", "auto_managed", "shared")
     list_display_links = ("relationship_id", "relationship_type")

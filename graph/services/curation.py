@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from django.db import connection, models, transaction
 
 from graph.errors import REVIEW_BAD_DECISION, REVIEW_NOTHING_PENDING, GraphError
-from graph.models import InferenceRejection, Relationship
+from graph.models import InferenceRejection, Relationship, ReviewDecision
 from kgsite.errors import require_permission
 
 REVIEW_PERMISSION = "graph.review_relationship"
@@ -225,6 +225,17 @@ def review_decide(action: str, relationships, *, user, reason: str = "") -> Deci
         return review_skip(relationships, user=user)
     raise GraphError(f"the decision must be accept, reject or skip, not {str(action)[:40]!r}",
                      code=REVIEW_BAD_DECISION, field="action")
+
+
+def acceptance_by_edit_record(relationship: Relationship, *, user) -> None:
+    """Record that an edit (the relationship's admin form) turned an inferred link into a curated one: the same
+    decision as an accept, audited the same way. The caller saved the link and checked ``REVIEW_PERMISSION``."""
+    ReviewDecision.objects.create(
+        action="accept", relationship_id=relationship.pk, source_node_id=relationship.source_node_id,
+        target_node_id=relationship.target_node_id, relationship_type=relationship.relationship_type,
+        score=float(relationship.inference_confidence) if relationship.inference_confidence is not None else None,
+        reason="accepted by unticking auto-managed in the relationship's admin form", decided_by=user,
+        batch_id=uuid.uuid4(), batch_size=1)
 
 
 def rejection_of(source_id: int, target_id: int, relationship_type: str) -> InferenceRejection | None:

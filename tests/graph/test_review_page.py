@@ -272,3 +272,27 @@ def test_checked_links_that_were_skipped_can_still_be_decided_in_bulk(client, qu
     assert "2 of the 2 checked links are still pending" in " ".join(confirm.content.decode().split())
     client.post(reverse("review_decide"), {"action": "accept", "ids": ids, "confirmed": "yes"})
     assert Relationship.objects.filter(pk__in=ids, auto_managed=False).count() == 2
+
+
+def _change_form(link) -> dict:
+    return {"source_node": link.source_node_id, "target_node": link.target_node_id,
+            "relationship_type": link.relationship_type, "strength": "1.0", "stated_confidence": "0.5",
+            "source_reliability": "1.0", "source": "inference", "metadata": "{}", "bidirectional": "on"}
+
+
+def test_unticking_auto_managed_in_the_admin_is_an_audited_acceptance_needing_the_permission(client, queue):
+    link = queue["middle"]
+    url = reverse("admin:graph_relationship_change", args=[link.pk])
+    editor = UserFactory(email="plain-editor@example.com", staff=True,
+                         permissions=["graph.view_relationship", "graph.change_relationship"])
+    client.force_login(editor)
+    refused = client.post(url, _change_form(link))
+    assert refused.status_code == 200 and "graph.review_relationship" in refused.content.decode()
+    assert Relationship.objects.get(pk=link.pk).auto_managed and not ReviewDecision.objects.exists()
+    curator = UserFactory(email="admin-curator@example.com", staff=True,
+                          permissions=["graph.view_relationship", "graph.change_relationship", *REVIEWER])
+    client.force_login(curator)
+    assert client.post(url, _change_form(link)).status_code == 302
+    assert Relationship.objects.get(pk=link.pk).auto_managed is False
+    decision = ReviewDecision.objects.get()
+    assert (decision.action, decision.decided_by, decision.relationship_id) == ("accept", curator, link.pk)
