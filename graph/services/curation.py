@@ -79,8 +79,9 @@ def _selected_ids(relationships: models.QuerySet | list[int]) -> list[int]:
         if not all(isinstance(value, int) and not isinstance(value, bool) for value in ids):
             raise GraphError("relationship ids must be whole numbers", code=REVIEW_BAD_DECISION)
         relationships = Relationship.objects.filter(pk__in=ids)
-    return list(relationships.order_by(models.F("review_impact").desc(nulls_last=True), "relationship_id")
-                .values_list("relationship_id", flat=True)[:BULK_LIMIT])
+    if not relationships.query.is_sliced:  # a sliced selection keeps its own order and size
+        relationships = relationships.order_by(models.F("review_impact").desc(nulls_last=True), "relationship_id")
+    return list(relationships.values_list("relationship_id", flat=True)[:BULK_LIMIT])
 
 
 # One statement per decision: the pending links of the selection, their change, and their audit rows.
@@ -137,11 +138,15 @@ WITH chosen AS MATERIALIZED (
     ON CONFLICT (source_node_id, target_node_id, relationship_type) DO NOTHING
     RETURNING 1
 ), deleted AS (
-    -- Every auto-managed link of the rejected pairs and types, whichever way it points.
-    DELETE FROM relationships r USING chosen c
-    WHERE r.auto_managed AND r.relationship_type = c.relationship_type
-      AND ((r.source_node_id = c.low AND r.target_node_id = c.high)
-           OR (r.source_node_id = c.high AND r.target_node_id = c.low))
+    -- Every auto-managed link of the rejected pairs and types, whichever way it points: two equi-joins on the
+    -- unique (source, target, type) index (an OR in one join condition would compare every pair with every link).
+    DELETE FROM relationships r
+    WHERE r.auto_managed AND r.relationship_id IN (
+        SELECT x.relationship_id FROM chosen c JOIN relationships x
+            ON x.source_node_id = c.low AND x.target_node_id = c.high AND x.relationship_type = c.relationship_type
+        UNION ALL
+        SELECT x.relationship_id FROM chosen c JOIN relationships x
+            ON x.source_node_id = c.high AND x.target_node_id = c.low AND x.relationship_type = c.relationship_type)
     RETURNING r.relationship_id
 ), changed AS (SELECT * FROM chosen
 ), logged AS (
