@@ -14,7 +14,12 @@ links.
   ``ModelAdmin`` list of the auto-managed relationships ordered by score, what a curator had before (a full count
   per page view, a sort of every pending link). Target: ours under 100 ms median.
 
-``python -m bench --scale 100k --only curation`` runs both (about eight minutes: three inference passes).
+* ``curation.bulk_reject``: rejecting 10,000 pending links at once (``review_reject``: a locking read and one
+  writing statement) against the straightforward per-link Django ORM version (for each link: create the
+  rejection, create the decision row, delete the link), in one transaction each; the 10,000 synthetic links are
+  put back before every run. Quality: both sides leave the same rejections.
+
+``python -m bench --scale 100k --only curation`` runs them (about eight minutes: three inference passes).
 """
 
 from __future__ import annotations
@@ -22,15 +27,18 @@ from __future__ import annotations
 import random
 import statistics
 import time
+import uuid
 
 from django.contrib import admin
+from django.db import transaction
 from django.urls import include, path
 
 from bench.benchmarks.admin_changelist import PageViewBenchmark
 from bench.benchmarks.inference import WORKERS, InferenceBenchmark, _sql, queue_all, worker_pass
-from bench.harness import Context, Sample, register
-from graph.models import Relationship
+from bench.harness import Benchmark, Context, Sample, register
+from graph.models import InferenceRejection, Relationship, ReviewDecision
 from graph.selectors.review import PER_PAGE
+from graph.services.curation import review_reject
 
 REJECTED_SHARE = 10  # every tenth inferred link
 PENDING_TARGET = 100_000
@@ -177,6 +185,71 @@ class ReviewPage(PageViewBenchmark):
                 f"{p95:.1f} ms; {rows} links listed")
 
 
+BULK = 10_000
+BULK_TYPE = "bench_bulk_review"
+
+
+class BulkReject(Benchmark):
+    unit = "ms"
+    repeat = 3
+    warmup = 1
+    baseline = "per-link Django ORM: create the rejection and the decision, delete the link"
+
+    def __init__(self, name: str, description: str):
+        self.name, self.description = name, description
+        self.rejected: dict[str, set] = {}
+
+    def setup(self, context: Context) -> None:
+        from django.contrib.auth import get_user_model
+
+        node_ids = [row[0] for row in _sql("SELECT node_id FROM nodes ORDER BY node_id LIMIT %s", [2 * BULK])]
+        self.pairs = list(zip(node_ids[0::2], node_ids[1::2], strict=True))
+        self.user = get_user_model().objects.filter(is_superuser=True).first()
+
+    def before_each(self, side: str) -> None:
+        _sql("DELETE FROM inference_rejections WHERE relationship_type = %s", [BULK_TYPE])
+        _sql("DELETE FROM relationships WHERE relationship_type = %s", [BULK_TYPE])
+        _sql("INSERT INTO relationships (source_node_id, target_node_id, relationship_type, auto_managed, source, "
+             "inference_confidence, review_impact) SELECT s, t, %s, true, 'inference', 0.7, 1.0 "
+             "FROM unnest(%s::int[], %s::int[]) AS p(s, t)",
+             [BULK_TYPE, [a for a, _ in self.pairs], [b for _, b in self.pairs]])
+        self.selection = Relationship.objects.filter(relationship_type=BULK_TYPE, auto_managed=True)
+
+    def after_each(self, side: str, final: bool) -> None:
+        if final:
+            self.rejected[side] = set(_sql("SELECT source_node_id, target_node_id FROM inference_rejections "
+                                           "WHERE relationship_type = %s", [BULK_TYPE]))
+
+    def teardown(self) -> None:
+        _sql("DELETE FROM review_decisions WHERE relationship_type = %s", [BULK_TYPE])
+        _sql("DELETE FROM inference_rejections WHERE relationship_type = %s", [BULK_TYPE])
+        _sql("DELETE FROM relationships WHERE relationship_type = %s", [BULK_TYPE])
+
+    def ours(self) -> None:
+        result = review_reject(self.selection, user=self.user, reason="bench")
+        if result.decided != BULK:
+            raise AssertionError(f"rejected {result.decided:,} of {BULK:,}")
+
+    def run_baseline(self) -> None:
+        batch = uuid.uuid4()
+        with transaction.atomic():
+            for link in self.selection.order_by("relationship_id"):
+                low, high = sorted((link.source_node_id, link.target_node_id))
+                InferenceRejection.objects.create(source_node_id=low, target_node_id=high,
+                                                  relationship_type=link.relationship_type, reason="bench",
+                                                  score=float(link.inference_confidence), rejected_by=self.user)
+                ReviewDecision.objects.create(action="reject", relationship_id=link.pk, source_node_id=low,
+                                              target_node_id=high, relationship_type=link.relationship_type,
+                                              reason="bench", decided_by=self.user, batch_id=batch, batch_size=BULK)
+                link.delete()
+
+    def quality(self) -> str:
+        ours, theirs = self.rejected.get("ours", set()), self.rejected.get("baseline", set())
+        return (f"{BULK:,} links; the same {len(ours):,} rejections on both sides" if ours == theirs else
+                f"DIFFERENT rejections: ours {len(ours):,}, baseline {len(theirs):,}")
+
+
 register(RejectedPass("curation.rejected_pass", f"inference pass over every node with 10% of the inferred links "
                                                 f"rejected, {WORKERS} run_inference workers (nodes/s)"))
+register(BulkReject("curation.bulk_reject", f"rejecting {BULK:,} pending links at once (ms)"))
 register(ReviewPage("curation.review_page", f"the review queue's first page at {PENDING_TARGET:,}+ pending links"))
