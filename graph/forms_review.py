@@ -29,6 +29,14 @@ def _refusal(message: str, code: str = REVIEW_BAD_FILTER):
     return refuse(message, code)
 
 
+def _as_review_refusal(parse, *args, **kwargs):
+    """``parse(*args, **kwargs)`` (an exploration form parser), its refusal re-coded RG-REVIEW-004."""
+    try:
+        return parse(*args, **kwargs)
+    except forms.ValidationError as error:
+        raise _refusal(error.messages[0].split(": ", 1)[-1]) from None
+
+
 class TextField(forms.CharField):
     """Text checked by the form's own ``clean_<name>`` (which names NUL characters with the page's RG code)."""
 
@@ -75,10 +83,7 @@ class ReviewFilterForm(forms.Form):
         return value
 
     def _score(self, name: str, label: str):
-        try:
-            return unit_decimal(self.cleaned_data.get(name) or "", label=label)
-        except forms.ValidationError as error:
-            raise _refusal(error.messages[0].split(": ", 1)[-1]) from None
+        return _as_review_refusal(unit_decimal, self.cleaned_data.get(name) or "", label=label)
 
     def clean_min_score(self):
         return self._score("min_score", "minimum score")
@@ -90,10 +95,7 @@ class ReviewFilterForm(forms.Form):
         text = (self.cleaned_data.get(name) or "").strip()
         if not text:
             return None
-        try:
-            return whole_number(text, label=label, low=0, high=MAX_AGE_DAYS, default=0)
-        except forms.ValidationError as error:
-            raise _refusal(error.messages[0].split(": ", 1)[-1]) from None
+        return _as_review_refusal(whole_number, text, label=label, low=0, high=MAX_AGE_DAYS, default=0)
 
     def clean_older_than(self):
         return self._days("older_than", "“waiting at least” days")
@@ -105,10 +107,8 @@ class ReviewFilterForm(forms.Form):
         return self.cleaned_data.get("skipped") or "hide"
 
     def clean_page(self):
-        try:
-            return whole_number(self.cleaned_data.get("page") or "", label="page", low=1, high=MAX_PAGE, default=1)
-        except forms.ValidationError as error:
-            raise _refusal(error.messages[0].split(": ", 1)[-1]) from None
+        return _as_review_refusal(whole_number, self.cleaned_data.get("page") or "", label="page", low=1,
+                                  high=MAX_PAGE, default=1)
 
     def clean(self):
         data = super().clean()

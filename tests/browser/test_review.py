@@ -8,7 +8,10 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from tests.browser import server as harness
+from tests.browser.layout import overflow_problem
 
 REASON = "Popularity is not a connection"
 
@@ -62,3 +65,22 @@ def test_a_curator_rejects_a_link_and_it_stays_gone_after_the_worker_runs(site, 
     page.goto(site.url("/admin/graph/inferencerejection/"))
     rows = page.locator("#result_list tbody tr")
     assert any(REASON in text and names[0] in text and names[1] in text for text in rows.all_inner_texts())
+
+
+@pytest.mark.parametrize("width", (1400, 390))
+def test_the_confirmation_pages_fit_the_screen_and_change_nothing_until_confirmed(site, admin_page, width):
+    page = admin_page(width)
+    page.goto(site.url("/review/"))
+    pending = page.locator("li.review-item").count()
+    page.get_by_role("button", name=re.compile(r"^Decide on all .* matching$")).click()
+    assert re.match(r"Accept [\d,]+ inferred links?\?", page.locator("h1").inner_text())
+    assert overflow_problem(page) is None, overflow_problem(page)
+    page.get_by_role("link", name="No, back to the queue").click()
+    assert page.locator("li.review-item").count() == pending
+
+    page.goto(site.url("/admin/graph/pendinglink/"))
+    page.locator("#result_list tbody input.action-select").first.check()
+    page.locator("select[name=action]").select_option("reject_links")
+    page.get_by_role("button", name="Run").or_(page.locator("button[name=index]")).first.click()
+    assert "Reject 1 inferred link" in " ".join(page.locator("#content-main").inner_text().split())
+    assert overflow_problem(page) is None, overflow_problem(page)
