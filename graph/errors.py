@@ -48,6 +48,17 @@ REVIEW_NOTHING_PENDING = "RG-REVIEW-002"  # the link decided on is no longer pen
 REVIEW_REJECTED_LINK = "RG-REVIEW-003"  # creating a link a curator rejected (withdraw the rejection first)
 REVIEW_BAD_FILTER = "RG-REVIEW-004"  # a review queue filter or page out of range
 
+# --- Duplicates, merges and the history of edits (docs/duplicates.md, docs/history.md) -----------------------------
+DUPLICATE_BAD_OPTION = "RG-DUP-001"  # a duplicate search or candidate page option is malformed or out of range
+DUPLICATE_BAD_PAIR = "RG-DUP-002"  # "not the same" for a node and itself, an unknown node, or a reason that is too long
+MERGE_NOT_ALLOWED = "RG-MERGE-001"  # a merge of a node into itself, into its own subtree, or of children into no path
+MERGE_UNKNOWN = "RG-MERGE-002"  # no merge with that id (a 404 on the page)
+MERGE_ALREADY_UNDONE = "RG-MERGE-003"  # unmerge of a merge that was already undone
+MERGE_CANNOT_UNDO = "RG-MERGE-004"  # unmerge blocked: the survivor is gone, or the merged id, path or key is taken
+HISTORY_UNKNOWN = "RG-HIST-001"  # no history event or entry with that id (a 404 on the page)
+HISTORY_CANNOT_REVERT = "RG-HIST-002"  # a revert or restore the database refuses (a row it needs is gone or taken)
+HISTORY_BAD_PARAMETER = "RG-HIST-003"  # a history page or prune_history option is malformed or out of range
+
 # --- Embeddings, vectors and similarity search -----------------------------------------------------------------------
 EMBEDDING_PROVIDER_UNAVAILABLE = "RG-EMBED-001"  # the configured provider cannot be loaded (extra not installed)
 EMBEDDING_TEXT_EMPTY = "RG-EMBED-002"  # nothing to embed: the text has no words

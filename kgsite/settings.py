@@ -64,6 +64,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.postgres",
+    "pgtrigger",
+    "pghistory",
     "graph.apps.GraphConfig",
     "config_admin.apps.ConfigAdminConfig",
 ]
@@ -76,6 +78,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "pghistory.middleware.HistoryMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "kgsite.middleware.DomainErrorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -206,6 +209,11 @@ for _network in KGSITE_CRAWL_ALLOWED_NETWORKS:
 # The spec gives one constraint name to CHECKs on several tables (valid_confidence_score on nodes and
 # relationships, ...) and index names longer than 30 characters. PostgreSQL accepts both (CHECK names are per
 # table, identifiers up to 63 bytes); Django's portable checks do not. We keep the spec's names: docs/schema.md.
+# The history of graph edits (docs/history.md, graph/models/history.py). Only requests that may write open a
+# history context (who, which URL); reads add nothing to their statements.
+PGHISTORY_MIDDLEWARE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+PGHISTORY_ADMIN_MODEL = None  # no stock events admin: the node page and /history/ show history (docs/history.md)
+
 SILENCED_SYSTEM_CHECKS = ["models.E032", "models.E034"]
 
 LOGGING = {

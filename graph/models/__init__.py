@@ -1,6 +1,7 @@
 from graph.models.attributes import NodeAttribute
 from graph.models.confidence import ConfidenceRecalculation
 from graph.models.curation import InferenceReason, InferenceRejection, PendingLink, ReviewDecision
+from graph.models.duplicates import DistinctPair, DuplicateCandidate, NodeMerge
 from graph.models.embeddings import EmbeddingQueueItem, VectorIndexBuild
 from graph.models.imports import ImportJob
 from graph.models.inference import InferenceQueueItem, MaintenanceRun
@@ -18,10 +19,10 @@ from graph.models.views import (
 )
 
 __all__ = [
-    "ConfidenceRecalculation", "EmbeddingQueueItem", "EmbeddingSimilarityCache", "ExternalResource",
-    "GraphConnectivityStats", "ImportJob",
-    "InferenceQueueItem", "InferenceReason", "InferenceRejection", "MaintenanceRun",
-    "MaterializedViewRefresh", "Node", "NodeAttribute", "NodeConfidenceCache", "NodeResourceLink", "PendingLink",
-    "PopularEntityRanking", "Reference", "Relationship", "RelationshipStrengthMatrix", "ReviewDecision",
-    "VectorIndexBuild",
+    "ConfidenceRecalculation", "DistinctPair", "DuplicateCandidate", "EmbeddingQueueItem",
+    "EmbeddingSimilarityCache", "ExternalResource", "GraphConnectivityStats", "ImportJob", "InferenceQueueItem",
+    "InferenceReason", "InferenceRejection", "MaintenanceRun", "MaterializedViewRefresh", "Node", "NodeAttribute",
+    "NodeConfidenceCache", "NodeMerge", "NodeResourceLink", "PendingLink", "PopularEntityRanking", "Reference",
+    "Relationship", "RelationshipStrengthMatrix", "ReviewDecision", "VectorIndexBuild",
 ]
+from graph.models.history import EVENT_MODELS  # noqa: F401,E402  (registers the history triggers)

@@ -51,6 +51,10 @@ class Node(models.Model):
     class Meta:
         db_table = "nodes"
         ordering = ["-node_id"]
+        permissions = [
+            ("merge_node", "Can merge duplicate nodes, undo merges and mark pairs as not the same"),
+            ("revert_history", "Can revert recorded changes and restore deleted nodes"),
+        ]
         constraints = [
             unit_interval_check("confidence_score", "valid_confidence_score"),
             # Not in the spec: a path is a node's address in the hierarchy (docs/schema.md, "Path and parent agree").

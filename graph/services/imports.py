@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import pghistory
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
 from django.utils import timezone
 from psycopg import errors as pg_errors
@@ -31,6 +32,7 @@ from psycopg import errors as pg_errors
 from graph.choices import ImportStatus, OnConflict
 from graph.models import ExternalResource, ImportJob, Node, NodeAttribute, NodeResourceLink, Reference, Relationship
 from graph.models.resources import MAX_URL_LENGTH
+from graph.services.history import history_context_bind
 from graph.services.import_staging import FIELDS, KINDS, ImportSource, sources_stage
 from kgsite.bulk import DeferredDefinitions, indexes_and_foreign_keys_drop, indexes_and_foreign_keys_recreate
 
@@ -791,9 +793,13 @@ def graph_import(*, sources: list[ImportSource], on_conflict: str = OnConflict.U
 
     try:
         connection = connections[using]
-        with transaction.atomic(using=using):
+        # One history entry per import (docs/history.md): its rows are written through a raw psycopg cursor
+        # (COPY), so the context is bound to the transaction once, at its start.
+        with transaction.atomic(using=using), pghistory.context(
+                operation="import", import_job=getattr(job, "pk", None), user=user_id):
             connection.ensure_connection()
             with connection.connection.cursor() as cursor:
+                history_context_bind(cursor)
                 read, lines, digest = [0], [0], hashlib.sha256()
 
                 def advance(chunk: bytes) -> None:

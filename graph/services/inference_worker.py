@@ -29,6 +29,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import pghistory
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, connection, transaction
 
 from config_admin.selectors import config_get
@@ -203,6 +204,11 @@ class BatchOutcome:
 
 def batch_process(batch: Batch, *, parameters: InferenceParameters | None = None) -> BatchOutcome:
     """Infer a claimed batch and complete it; on an error, node by node, failing only the nodes that fail."""
+    with pghistory.context(worker=worker_identity(), inference_batch=batch.batch_id):  # docs/history.md
+        return _batch_process(batch, parameters=parameters)
+
+
+def _batch_process(batch: Batch, *, parameters: InferenceParameters | None) -> BatchOutcome:
     started = time.perf_counter()
     outcome = BatchOutcome(batch_id=batch.batch_id, claimed=len(batch.items))
     try:

@@ -15,6 +15,8 @@ worker anywhere runs it at a time (the others skip it). ``maintenance_runs`` rec
   seconds=CRAWL_JOB_SECONDS)`` (docs/crawling.md): new, stale and due failed resources, never more than about
   ``CRAWL_JOB_SECONDS`` of this worker's time (what is left waits for the next run, or ``manage.py
   crawl_resources``).
+* ``prune_history``: once a day: ``history_prune()`` deletes the history older than ``history_retention_days``
+  (0, the default, keeps it all; docs/history.md).
 
 Each job's ``run`` is called with the worker's name (``host:pid``), which the jobs that record who acted use.
 """
@@ -27,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+import pghistory
 from django.db import connection
 from django.utils import timezone
 
@@ -36,6 +39,7 @@ from graph.errors import VECTOR_INDEX_BUSY, VECTOR_INDEX_REBUILD_FAILED, GraphEr
 from graph.models import MaintenanceRun
 from graph.services.confidence import confidence_recalculate
 from graph.services.crawler import resources_crawl
+from graph.services.history import history_prune
 from graph.services.inference import relationships_cleanup
 from graph.services.matviews import materialized_views_refresh
 from graph.services.vector_index import vector_index_optimize, vector_index_summary
@@ -85,6 +89,10 @@ def _crawl(worker: str) -> str:
     return resources_crawl(limit=int(config_get("crawl_batch_size")), seconds=CRAWL_JOB_SECONDS).line()
 
 
+def _history(worker: str) -> str:
+    return history_prune().summary()
+
+
 def _every(hours: Callable[[], float]) -> Callable[[MaintenanceRun | None], bool]:
     def due(last: MaintenanceRun | None) -> bool:
         return last is None or last.last_started_at is None or \
@@ -112,6 +120,7 @@ JOBS = (
     MaintenanceJob("optimize_vector_index", _every(lambda: int(config_get("vector_index_check_interval_hours"))),
                    _vector_indexes),
     MaintenanceJob("crawl_resources", _every(lambda: int(config_get("crawl_interval_minutes")) / 60), _crawl),
+    MaintenanceJob("prune_history", _every(lambda: 24), _history),  # docs/history.md, "Retention"
 )
 
 
@@ -125,6 +134,11 @@ class JobOutcome:
 
 def maintenance_job_run(job: MaintenanceJob, *, worker: str) -> JobOutcome:
     """Run ``job`` if it is due and no other worker holds its lock; record the run."""
+    with pghistory.context(worker=worker, maintenance=job.name):  # what it edits is one history entry
+        return _job_run(job, worker=worker)
+
+
+def _job_run(job: MaintenanceJob, *, worker: str) -> JobOutcome:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_lock(hashtext(%s))", [job.lock_key])
         if not cursor.fetchone()[0]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+import pghistory
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS, connections
 
@@ -73,6 +74,9 @@ def _unapplied_migrations(alias: str) -> int:
 
 class DomainCommand(BaseCommand):
     requires_migrated_database = False
+    # The history of graph edits (docs/history.md) records the command that made them. A long-running command
+    # (run_worker) opens its own history context per unit of work instead of one for its whole life.
+    history_context = True
 
     def create_parser(self, prog_name, subcommand, **kwargs):
         parser = super().create_parser(prog_name, subcommand, **kwargs)
@@ -88,7 +92,10 @@ class DomainCommand(BaseCommand):
                         f"the database is not ready: {unapplied} migration(s) not applied; run "
                         "`python manage.py migrate` (or `python manage.py quickstart`) first"
                     )
-            return super().execute(*args, **options)
+            if not self.history_context:
+                return super().execute(*args, **options)
+            with pghistory.context(command=self.__module__.rsplit(".", 1)[-1]):
+                return super().execute(*args, **options)
         except DomainError as exc:
             if getattr(self, "_called_from_command_line", False) and not options.get("traceback"):
                 self.stderr.write(str(exc))
