@@ -207,7 +207,11 @@ def _revert_table_inserts(cursor, tracked: Tracked, ids: list[int]) -> tuple[int
     return cursor.rowcount, wanted - cursor.rowcount
 
 
-def _revert(events: dict[Tracked, list[int]], *, user, what: str) -> RevertReport:
+class _NodeLeftOut(Exception):
+    pass
+
+
+def _revert(events: dict[Tracked, list[int]], *, user, what: str, node_required: bool = False) -> RevertReport:
     require_permission(user, REVERT_PERMISSION, what)
     report = RevertReport()
     try:
@@ -221,9 +225,14 @@ def _revert(events: dict[Tracked, list[int]], *, user, what: str) -> RevertRepor
                 if not ids:
                     continue
                 restored, left_out = _revert_table_inserts(cursor, tracked, ids)
+                if tracked is NODES and node_required and left_out:
+                    raise _NodeLeftOut()
                 report.restored[tracked.noun] = restored
                 report.left_out[tracked.noun] = left_out
                 report.updated[tracked.noun] = _revert_table_updates(cursor, tracked, ids)
+    except _NodeLeftOut:
+        raise GraphError("the node cannot be restored: its path or external key belongs to another node now, or "
+                         "its parent is gone; move or rename that node first", code=HISTORY_CANNOT_REVERT) from None
     except (IntegrityError, DatabaseError) as exc:
         message = str(getattr(exc, "__cause__", None) or exc).strip().splitlines()[0]
         raise GraphError(f"the database refused the revert, so nothing was changed: {message}",
@@ -296,7 +305,7 @@ def node_restore(*, node_id: int, user=None) -> RevertReport:
                        .values_list("pgh_id", flat=True))
         if ids:
             events[tracked] = sorted(ids)
-    return _revert(events, user=user, what="restore deleted nodes")
+    return _revert(events, user=user, what="restore deleted nodes", node_required=True)
 
 
 @dataclass
