@@ -64,6 +64,7 @@ from graph.services.matviews import (
     materialized_views_populated,
     materialized_views_refresh,
 )
+from graph.services.merges import node_redirect
 from kgsite.admin import (
     CHECKBOX_BOOLEANS,
     BigTableAdmin,
@@ -363,6 +364,15 @@ def embedding_origin_text(obj) -> str:
 @admin.register(Node)
 class NodeAdmin(NodeSearchMixin, BigTableAdmin):
     form = NodeForm
+
+    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
+        """A merged-away node's admin address leads to the node it was merged into (docs/duplicates.md)."""
+        node_id = search.term_id(str(object_id))
+        survivor = node_redirect(node_id) if node_id is not None else None
+        if survivor is None:
+            return super()._get_obj_does_not_exist_redirect(request, opts, object_id)
+        messages.info(request, f"Node {node_id} was merged into node {survivor}; its address leads here.")
+        return HttpResponseRedirect(reverse("admin:graph_node_change", args=[survivor]))
     list_display = ("node_id", "name", "node_type", "path", "confidence_score", "source", "created_at")
     list_display_links = ("node_id", "name")
     list_filter = (distinct_values_filter("node_type", "node type"), distinct_values_filter("source"))

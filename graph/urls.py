@@ -2,7 +2,16 @@
 
 from django.urls import path
 
-from graph import views_dashboard, views_hierarchy, views_nodes, views_paths, views_review, views_search
+from graph import (
+    views_dashboard,
+    views_duplicates,
+    views_hierarchy,
+    views_history,
+    views_nodes,
+    views_paths,
+    views_review,
+    views_search,
+)
 
 urlpatterns = [
     path("", views_dashboard.DashboardView.as_view(), name="home"),
@@ -15,4 +24,15 @@ urlpatterns = [
     path("hierarchy/move/", views_hierarchy.HierarchyMoveView.as_view(), name="hierarchy_move"),
     path("review/", views_review.ReviewView.as_view(), name="review"),
     path("review/decide/", views_review.ReviewDecideView.as_view(), name="review_decide"),
+    path("duplicates/", views_duplicates.DuplicatesView.as_view(), name="duplicates"),
+    path("duplicates/merge/", views_duplicates.MergeView.as_view(), name="merge"),
+    path("duplicates/distinct/", views_duplicates.DistinctView.as_view(), name="distinct"),
+    path("merges/<int:merge_id>/unmerge/", views_duplicates.UnmergeView.as_view(), name="unmerge"),
+    path("nodes/<int:node_id>/history/", views_history.NodeHistoryView.as_view(), name="node_history"),
+    path("nodes/<int:node_id>/restore/", views_history.NodeRestoreView.as_view(), name="node_restore"),
+    path("history/", views_history.HistoryView.as_view(), name="history"),
+    path("history/<str:entry>/", views_history.EntryView.as_view(), name="history_entry"),
+    path("history/<str:entry>/revert/", views_history.EntryRevertView.as_view(), name="history_entry_revert"),
+    path("history/<str:key>/<int:event_id>/revert/", views_history.EventRevertView.as_view(),
+         name="history_event_revert"),
 ]

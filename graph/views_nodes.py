@@ -10,21 +10,26 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from django.contrib import messages
 from django.http import HttpResponse, JsonResponse, QueryDict
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views import View
 
 from graph.errors import EXPLORE_UNKNOWN_NODE, GraphError, GraphNotFound
 from graph.forms_explore import NeighbourhoodForm
-from graph.models import Node
+from graph.models import Node, NodeMerge
 from graph.presentation.graph_export import subgraph_graphml, subgraph_json
 from graph.presentation.graph_svg import subgraph_legend, subgraph_svg
 from graph.selectors.neighbourhood import neighbourhood_fetch
 from graph.selectors.node_page import node_page, page_number
 from graph.selectors.subgraph import SubgraphEdge, SubgraphNode
+from graph.services.history import REVERT_PERMISSION, node_deletion
+from graph.services.merges import MERGE_PERMISSION, active_merge_of, node_redirect
 from graph.views_search import breakable_path
 from kgsite.admin import distinct_values
+
+MERGES_SHOWN = 5  # merges into a node its page offers to undo (the newest)
 
 
 def node_breadcrumbs(ancestors, node, *, current: str | None = None) -> list[tuple[str, str | None]]:
@@ -45,14 +50,37 @@ def _ancestors(path: str | None):
                 .order_by("path"))
 
 
+def merged_or_deleted(request, node_id: int, error: GraphNotFound, *, url_name: str):
+    """A missing node's page: a redirect to the node it was merged into (docs/duplicates.md), a 404 that offers
+    its history and restore when it was deleted (docs/history.md), else ``error`` goes on."""
+    survivor = node_redirect(node_id)
+    if survivor is not None:
+        merge = active_merge_of(node_id)
+        name = merge.merged_name if merge else f"node {node_id}"
+        messages.info(request, f"“{name}” ({node_id}) was merged into this node; its address leads here.")
+        query = request.GET.urlencode()
+        return redirect(reverse(url_name, args=[survivor]) + (f"?{query}" if query else ""))
+    deletion = node_deletion(node_id)
+    if deletion is None:
+        raise error
+    return render(request, "graph/node_gone.html", {
+        "node_id": node_id, "deletion": deletion, "breadcrumbs": [("Dashboard", reverse("home")), ("Deleted", None)],
+        "can_revert": request.user.has_perm(REVERT_PERMISSION)}, status=404)
+
+
 class NodeDetailView(View):
     template_name = "graph/node_detail.html"
 
     def get(self, request, node_id: int):
         out_page = page_number(request.GET.get("out_page"), name="out_page")
         in_page = page_number(request.GET.get("in_page"), name="in_page")
-        page = node_page(node_id=node_id, out_page=out_page, in_page=in_page)
+        try:
+            page = node_page(node_id=node_id, out_page=out_page, in_page=in_page)
+        except GraphNotFound as error:
+            return merged_or_deleted(request, node_id, error, url_name="node_detail")
         return render(request, self.template_name, {
+            "merges": NodeMerge.objects.filter(survivor_id=node_id, unmerged_at__isnull=True)[:MERGES_SHOWN],
+            "can_merge": request.user.has_perm(MERGE_PERMISSION),
             "page": page,
             "node": page.node,
             "path_html": breakable_path(str(page.node.path) if page.node.path else None),
@@ -106,7 +134,7 @@ class NeighbourhoodView(View):
         except GraphNotFound as error:
             if fmt != "html":
                 return _error_response(error, fmt, status=404)
-            raise
+            return merged_or_deleted(request, node_id, error, url_name="node_neighbourhood")
         params = request.GET.copy()
         params.pop("format", None)
 

@@ -97,6 +97,7 @@ class Migration(migrations.Migration):
                 ('shared_attributes', models.IntegerField(help_text='Attribute values (type, key, value) both nodes have.')),
                 ('attribute_overlap', models.FloatField(help_text="Shared values over the smaller node's distinct values.")),
                 ('found_at', kgsite.fields.UTCDateTimeField(db_default=kgsite.fields.Now())),
+                ('run_id', models.UUIDField(help_text='The find_duplicates run that found the pair last.')),
             ],
             options={
                 'db_table': 'duplicate_candidates',

@@ -32,6 +32,7 @@ class DuplicateCandidate(models.Model):
     shared_attributes = models.IntegerField(help_text="Attribute values (type, key, value) both nodes have.")
     attribute_overlap = models.FloatField(help_text="Shared values over the smaller node's distinct values.")
     found_at = UTCDateTimeField(db_default=Now())
+    run_id = models.UUIDField(help_text="The find_duplicates run that found the pair last.")
 
     class Meta:
         db_table = "duplicate_candidates"

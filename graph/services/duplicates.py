@@ -17,16 +17,16 @@ Each pair found is scored from three pieces of evidence (docs/duplicates.md, "Sc
 sides when a node has none. Pairs scoring at least ``duplicate_min_score`` are stored in ``duplicate_candidates``;
 pairs marked "not the same" (``distinct_node_pairs``) are never stored. The scope's nodes are read in chunks of
 ``CHUNK`` ids, each chunk one statement and one transaction; at the end, candidates of the scope that the run did
-not find again are deleted.
+not find again (another ``run_id``) are deleted.
 """
 
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass
 
 from django.db import connection, transaction
-from django.utils import timezone
 
 from config_admin.selectors import config_get
 from graph.errors import DUPLICATE_BAD_OPTION, DUPLICATE_BAD_PAIR, NODE_MISSING, GraphError
@@ -146,13 +146,13 @@ scored AS (
     FROM evidence
 )
 INSERT INTO duplicate_candidates (node_low_id, node_high_id, score, name_similarity, embedding_similarity,
-                                  shared_attributes, attribute_overlap, found_at)
-SELECT lo, hi, score, name_similarity, embedding_similarity, shared, overlap, now()
+                                  shared_attributes, attribute_overlap, found_at, run_id)
+SELECT lo, hi, score, name_similarity, embedding_similarity, shared, overlap, now(), %(run)s
 FROM scored WHERE score >= %(min_score)s
 ON CONFLICT (node_low_id, node_high_id) DO UPDATE
 SET score = EXCLUDED.score, name_similarity = EXCLUDED.name_similarity,
     embedding_similarity = EXCLUDED.embedding_similarity, shared_attributes = EXCLUDED.shared_attributes,
-    attribute_overlap = EXCLUDED.attribute_overlap, found_at = EXCLUDED.found_at
+    attribute_overlap = EXCLUDED.attribute_overlap, found_at = EXCLUDED.found_at, run_id = EXCLUDED.run_id
 """
 
 
@@ -162,7 +162,7 @@ def duplicates_find(*, node_type: str | None = None, subtree: str | None = None,
     node_type, subtree, min_score, neighbours = options_checked(
         node_type=node_type, subtree=subtree, min_score=min_score, neighbours=neighbours)
     report = FindReport()
-    started_clock, started = time.perf_counter(), timezone.now()
+    started_clock, run = time.perf_counter(), uuid.uuid4()
     scope_where, scope_params = _scope_sql(node_type, subtree, "n")
     neighbour_where, neighbour_params = _scope_sql(None, subtree, "n")
     sql = _FIND_SQL.format(type_match="true" if across_types else "n.node_type = s.node_type",
@@ -186,7 +186,7 @@ def duplicates_find(*, node_type: str | None = None, subtree: str | None = None,
                  str(max(int(config_get("hnsw_ef_search")), neighbours)), SEQSCAN_ROWS])
             cursor.execute(sql, {"ids": ids, "k": neighbours, "subtree": subtree, "min_score": min_score,
                                  "w_name": WEIGHTS["name"], "w_embedding": WEIGHTS["embedding"],
-                                 "w_attributes": WEIGHTS["attributes"]})
+                                 "w_attributes": WEIGHTS["attributes"], "run": run})
             report.stored += cursor.rowcount
         report.scanned += len(ids)
         last = ids[-1]
@@ -196,8 +196,8 @@ def duplicates_find(*, node_type: str | None = None, subtree: str | None = None,
         low_where, low_params = _scope_sql(node_type, subtree, "x")
         cursor.execute(f"""
             DELETE FROM duplicate_candidates c USING nodes x
-            WHERE x.node_id = c.node_low_id AND {low_where} AND c.found_at < %s
-        """, [*low_params, started])
+            WHERE x.node_id = c.node_low_id AND {low_where} AND c.run_id <> %s
+        """, [*low_params, run])
         report.removed = cursor.rowcount
     report.seconds = time.perf_counter() - started_clock
     return report
