@@ -16,6 +16,7 @@ MODULES = (
     "bench.benchmarks.similarity",
     "bench.benchmarks.imports",
     "bench.benchmarks.curation",
+    "bench.benchmarks.history",
 )
 
 
