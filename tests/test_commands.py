@@ -207,6 +207,17 @@ CASES: dict[str, list[Case]] = {
         case("--dry-run", "extra", code=ARGPARSE),
         case("--bogus", code=ARGPARSE),
     ],
+    "find_duplicates": [
+        case("--min-score", "2", code=ARGPARSE), case("--min-score", "nan", code=ARGPARSE),
+        case("--neighbours", "0", code=ARGPARSE), case("--neighbours", "١٠", code=ARGPARSE),
+        case("--top", "-1", code=ARGPARSE), case("--subtree", "bad path!", code="RG-DUP-001"),
+        case("--subtree", f"a{NUL}b", code="RG-DUP-001"), case("--type", "x" * 51, code="RG-DUP-001"),
+        case("--bogus", code=ARGPARSE),
+    ],
+    "prune_history": [
+        case("--older-than-days", "-1", code=ARGPARSE), case("--older-than-days", "36501", code=ARGPARSE),
+        case("--older-than-days", "²", code=ARGPARSE), case("--dry-run", "extra", code=ARGPARSE),
+    ],
     "optimize_vector_index": [
         case("--table", "relationships", code=ARGPARSE), case("--table", f"nodes{NUL}", code=ARGPARSE),
         case("--type", "btree", code=ARGPARSE), case("--table", code=ARGPARSE),
@@ -316,7 +327,7 @@ def test_a_command_on_an_unmigrated_database_says_so(capsys):
         for args in (["config", "list"], ["generate_graph", "--nodes", "10"], ["move_node", "1", "--root"],
                      ["recalculate_confidence"], ["refresh_views"], ["queue_inference", "--all"],
                      ["run_inference"], ["run_worker"], ["cleanup_relationships"], ["embed_nodes"],
-                     ["optimize_vector_index"]):
+                     ["optimize_vector_index"], ["find_duplicates"], ["prune_history"]):
             result = manage(db, *args, check=False)
             assert result.returncode == 1, (args, result.stdout, result.stderr)
             assert result.stderr.startswith("RG-DB-001: the database is not ready"), result.stderr
