@@ -258,7 +258,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AlterModelOptions(
             name='node',
-            options={'ordering': ['-node_id'], 'permissions': [('merge_node', 'Can merge duplicate nodes, undo merges and mark pairs as not the same'), ('revert_history', 'Can revert recorded changes and restore deleted nodes')]},
+            options={'ordering': ['-node_id'], 'permissions': [('merge_node', 'Can merge nodes, undo merges, mark pairs distinct'), ('revert_history', 'Can revert changes and restore deleted nodes')]},
         ),
         pgtrigger.migrations.AddTrigger(
             model_name='externalresource',

@@ -52,8 +52,8 @@ class Node(models.Model):
         db_table = "nodes"
         ordering = ["-node_id"]
         permissions = [
-            ("merge_node", "Can merge duplicate nodes, undo merges and mark pairs as not the same"),
-            ("revert_history", "Can revert recorded changes and restore deleted nodes"),
+            ("merge_node", "Can merge nodes, undo merges, mark pairs distinct"),
+            ("revert_history", "Can revert changes and restore deleted nodes"),
         ]
         constraints = [
             unit_interval_check("confidence_score", "valid_confidence_score"),

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 
+import pghistory
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connections
@@ -58,6 +59,8 @@ def parse_workers(workers) -> int:
 
 
 class Command(DomainCommand):
+    # Migrations run here (pghistory's context would rewrite their SQL) and the demo load opens its own entry.
+    history_context = False
     help = (
         "Set up and start the site: apply migrations, create a superuser if there is none, load the demo graph "
         "and run gunicorn."
@@ -97,7 +100,8 @@ class Command(DomainCommand):
             ))
 
         if not no_demo:
-            counts = demo_graph_load(user=admin)
+            with pghistory.context(command="quickstart"):
+                counts = demo_graph_load(user=admin)
             if counts["already_loaded"]:
                 self.stdout.write("Demo graph already loaded; nothing added.")
             else:

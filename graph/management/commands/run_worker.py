@@ -13,6 +13,8 @@ from kgsite.management.base import DomainCommand, whole_number
 
 
 class Command(DomainCommand):
+    # Each batch and maintenance job opens its own history context (docs/history.md).
+    history_context = False
     requires_migrated_database = True
     help = (
         "Run inference continuously and, between batches and while idle, embed the nodes and resources queued "
