@@ -20,6 +20,7 @@ from graph.models import Node
 from graph.selectors.duplicates import candidate_page, page_checked
 from graph.services.duplicates import REASON_MAX_LENGTH, pair_mark_distinct
 from graph.services.merges import MERGE_PERMISSION, merge_preview, node_merge, node_unmerge
+from graph.views_common import action_refused, pager_urls
 from kgsite.errors import require_permission
 
 
@@ -65,8 +66,7 @@ class DuplicatesView(View):
         return render(request, self.template_name, {
             "form": form, "page": page, "breadcrumbs": _crumbs(),
             "can_merge": request.user.has_perm(MERGE_PERMISSION),
-            "previous_url": f"?{form.query_string(page=page.page - 1)}" if page and page.page > 1 else None,
-            "next_url": f"?{form.query_string(page=page.page + 1)}" if page and page.more else None,
+            **pager_urls(page, lambda number: form.query_string(page=number)),
             "back": request.get_full_path(),
         }, status=400 if form.errors else 200)
 
@@ -166,7 +166,4 @@ class DistinctView(View):
 
 
 def _refused(request, error: GraphError, back: str):
-    status = 404 if isinstance(error, GraphNotFound) else 400
-    return render(request, "graph/action_refused.html", {
-        "errors": [str(error)], "back": back, "back_label": "Back",
-        "breadcrumbs": _crumbs(("Refused", None)), "title": "Refused"}, status=status)
+    return action_refused(request, error, back=back, breadcrumbs=_crumbs(("Refused", None)))

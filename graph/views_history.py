@@ -30,6 +30,7 @@ from graph.services.history import (
     node_restore,
     tracked_of,
 )
+from graph.views_common import action_refused, pager_urls
 from kgsite.errors import require_permission
 
 
@@ -38,10 +39,7 @@ def _crumbs(*extra) -> list[tuple[str, str | None]]:
 
 
 def _refused(request, error: GraphError, back: str):
-    status = 404 if isinstance(error, GraphNotFound) else 400
-    return render(request, "graph/action_refused.html", {
-        "errors": [str(error)], "back": back, "back_label": "Back", "title": "Refused",
-        "breadcrumbs": _crumbs(("Refused", None))}, status=status)
+    return action_refused(request, error, back=back, breadcrumbs=_crumbs(("Refused", None)))
 
 
 def _page(request):
@@ -66,8 +64,7 @@ class NodeHistoryView(View):
         return render(request, self.template_name, {
             "node_id": node_id, "node": node, "name": name, "deletion": deletion, "page": page,
             "can_revert": request.user.has_perm(REVERT_PERMISSION),
-            "previous_url": f"?page={page.page - 1}" if page.page > 1 else None,
-            "next_url": f"?page={page.page + 1}" if page.more else None,
+            **pager_urls(page),
             "breadcrumbs": [("Dashboard", reverse("home")),
                             (name, reverse("node_detail", args=[node_id]) if node else None), ("History", None)],
         })
@@ -94,8 +91,7 @@ class EntryView(View):
         return render(request, self.template_name, {
             "entry": entry, "page": page, "size": size, "can_revert": request.user.has_perm(REVERT_PERMISSION),
             "who": page.events[0].who if page.events else "", "at": page.events[0].at if page.events else None,
-            "previous_url": f"?page={page.page - 1}" if page.page > 1 else None,
-            "next_url": f"?page={page.page + 1}" if page.more else None,
+            **pager_urls(page),
             "breadcrumbs": _crumbs(("Entry", None)),
         })
 

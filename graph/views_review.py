@@ -22,6 +22,7 @@ from graph.forms_review import BULK_NOTE, FILTER_FIELDS, DecisionForm, ReviewFil
 from graph.models import Relationship
 from graph.selectors.review import pending_links, review_page
 from graph.services.curation import BULK_LIMIT, REVIEW_PERMISSION, pending_required, review_decide
+from graph.views_common import pager_urls
 from kgsite.db import filtered_row_count
 from kgsite.errors import require_permission
 
@@ -56,8 +57,7 @@ class ReviewView(View):
             "form": form, "page": page, "breadcrumbs": _crumbs(),
             "can_decide": request.user.has_perm(REVIEW_PERMISSION),
             "query": form.query_string() if form.is_valid() else "",
-            "previous_url": f"?{form.query_string(page=page.page - 1)}" if page and page.page > 1 else None,
-            "next_url": f"?{form.query_string(page=page.page + 1)}" if page and page.more else None,
+            **pager_urls(page, lambda number: form.query_string(page=number)),
             "bulk_limit": BULK_LIMIT,
             "node_url_prefix": reverse("node_detail", args=[0]).removesuffix("0/"),  # not a {% url %} per row
             "filter_hidden": list(_filters_of(request.GET).items()) if form.is_valid() else [],

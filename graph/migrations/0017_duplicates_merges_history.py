@@ -19,32 +19,14 @@ from django.db import migrations, models
 import kgsite.fields
 
 DUPLICATES_SQL = (Path(__file__).resolve().parent.parent / "sql" / "duplicates.sql").read_text()
+# Going back: drop the foreign keys and put back the reason triggers' functions as graph/sql/curation.sql (0016)
+# defines them (that file is idempotent: CREATE OR REPLACE, DROP ... IF EXISTS).
 DUPLICATES_BACK_SQL = """
 ALTER TABLE duplicate_candidates DROP CONSTRAINT IF EXISTS duplicate_candidates_node_low_id_fkey;
 ALTER TABLE duplicate_candidates DROP CONSTRAINT IF EXISTS duplicate_candidates_node_high_id_fkey;
 ALTER TABLE distinct_node_pairs DROP CONSTRAINT IF EXISTS distinct_node_pairs_node_low_id_fkey;
 ALTER TABLE distinct_node_pairs DROP CONSTRAINT IF EXISTS distinct_node_pairs_node_high_id_fkey;
-CREATE OR REPLACE FUNCTION node_attributes_reasons_deleted() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM inference_reasons_gone(ARRAY(SELECT attribute_id FROM deleted_attributes), 'deleted');
-    RETURN NULL;
-END
-$$;
-CREATE OR REPLACE FUNCTION node_attributes_reasons_updated() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM inference_reasons_gone(ARRAY(
-        SELECT o.attribute_id
-        FROM old_attributes o JOIN new_attributes n USING (attribute_id)
-        WHERE (o.node_id, o.attribute_type, o.attribute_key, o.attribute_value, o.weight, o.confidence,
-               o.source_reliability)
-              IS DISTINCT FROM (n.node_id, n.attribute_type, n.attribute_key, n.attribute_value, n.weight,
-                                n.confidence, n.source_reliability)), 'changed');
-    RETURN NULL;
-END
-$$;
-"""
+""" + (Path(__file__).resolve().parent.parent / "sql" / "curation.sql").read_text()
 
 PARAMETERS = ("history_retention_days", "duplicate_min_score", "duplicate_neighbours")
 PARAMETERS_SQL = """

@@ -62,6 +62,7 @@ class Site:
     inferred_relationship_id: int  # a relationship inference made, with its explanation
     checked_import_id: int  # an upload the worker checked, ready to confirm
     invalid_import_id: int  # an upload the worker refused, with its errors
+    duplicate_pair: tuple[int, int]  # a duplicate candidate: the demo's Haskell and a copy, "Haskell language"
 
     @property
     def base_url(self) -> str:

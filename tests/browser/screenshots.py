@@ -23,7 +23,8 @@ from tests.browser import server as harness
 
 DEFAULT_DATABASE = "test_kgsite_screenshots"
 WIDTHS = (1400, 390)
-# name -> path; {node} is the demo's Python, {inferred} an inferred relationship (Go ↔ Rust).
+# name -> path; {node} is the demo's Python, {inferred} an inferred relationship (Go ↔ Rust), {survivor} and
+# {merged} the seeded duplicate pair (Haskell, "Haskell language").
 PAGES = {
     "home": "/",
     "node-page": "/nodes/{node}/",
@@ -46,6 +47,10 @@ PAGES = {
     "review": "/review/",
     "review-admin": "/admin/graph/pendinglink/",
     "review-rejections": "/admin/graph/inferencerejection/",
+    "duplicates": "/duplicates/?type=language",
+    "merge-confirm": "/duplicates/merge/?survivor={survivor}&merged={merged}",
+    "node-history": "/nodes/{node}/history/",
+    "history": "/history/",
 }
 # The inferred relationship shown: two languages of the demo graph that share several values.
 INFERRED_PAIR = ("Go", "Rust")
@@ -132,7 +137,9 @@ def shoot(*, base_url: str, node_id: int, inferred_id: int, out: Path, pages: li
                 for name in pages:
                     response = page.goto(base_url + PAGES[name].format(node=node_id, inferred=inferred_id,
                                                                        checked=imports["checked_import_id"],
-                                                                       invalid=imports["invalid_import_id"]))
+                                                                       invalid=imports["invalid_import_id"],
+                                                                       survivor=imports["duplicate_pair"][0],
+                                                                       merged=imports["duplicate_pair"][1]))
                     if response is None or not response.ok:
                         raise harness.BrowserHarnessError(f"{name}: {response.status if response else 'no answer'}")
                     target = out / f"{name}-{width}.png"

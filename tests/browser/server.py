@@ -146,7 +146,8 @@ def seed_site() -> dict:
 
     Idempotent: the demo graph loads once, the superuser is made once, the worker infers what is queued. Returns
     ``showcase_node_id``, ``config_id`` (``inference_batch_size``, changed with a long reason) and
-    ``inferred_relationship_id`` (a relationship inference made, with its explanation).
+    ``inferred_relationship_id`` (a relationship inference made, with its explanation), import ids and
+    ``duplicate_pair`` (a duplicate candidate: the demo's Haskell and a copy).
     """
 
     from django.db import connection
@@ -155,6 +156,7 @@ def seed_site() -> dict:
     from config_admin.services import config_set
     from graph.models import Node, Relationship
     from graph.services.demo import demo_graph_load
+    from graph.services.duplicates import duplicates_find
     from graph.services.inference_worker import Mode, inference_worker_run
     from graph.services.matviews import materialized_views_refresh
     from kgsite.models import User
@@ -173,11 +175,14 @@ def seed_site() -> dict:
         config_set(name="inference_batch_size", value="250", user=admin, reason=LONG_REASON)
         config_set(name="work_mem", value="64MB", user=admin, reason="Sorts of the similarity view spilled to disk")
         config_set(name="mv_refresh_interval_hours", value="12", user=admin, reason="")
+    duplicates = _seed_duplicates(admin)
     inference_worker_run(mode=Mode.DRAIN)
     _seed_review(admin)
     imports = _seed_imports(admin)
+    duplicates_find(node_type="language")
     return {
         **imports,
+        **duplicates,
         "showcase_node_id": Node.objects.get(path=SHOWCASE_NODE_PATH).pk,
         "config_id": SystemConfig.objects.get(parameter_name="inference_batch_size").pk,
         "inferred_relationship_id": Relationship.objects.filter(source="inference", auto_managed=True)
@@ -199,6 +204,33 @@ IMPORT_BAD = "\n".join([
     '"type": "influenced_by"}',
     "{not json",
 ]) + "\n"
+
+
+DUPLICATE_PATH = "computing.languages.functional.haskell_lang"
+
+
+def _seed_duplicates(admin) -> dict:
+    """A second Haskell ("Haskell language", with Haskell's attributes and one link of its own), made once:
+    find_duplicates pairs it with the demo's Haskell. Returns ``duplicate_pair`` (Haskell's id, the copy's id)."""
+    from django.db import connection
+
+    from graph.models import Node
+
+    original = Node.objects.get(path="computing.languages.functional.haskell")
+    copy = Node.objects.filter(path=DUPLICATE_PATH).first()
+    if copy is None:
+        copy = Node.objects.create(name="Haskell language", node_type=original.node_type, path=DUPLICATE_PATH,
+                                   parent_node_id=original.parent_node_id, created_by=admin)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO node_attributes (node_id, attribute_type, attribute_key, attribute_value, weight, "
+                "confidence) SELECT %s, attribute_type, attribute_key, attribute_value, weight, confidence "
+                "FROM node_attributes WHERE node_id = %s", [copy.pk, original.pk])
+            cursor.execute(
+                "INSERT INTO relationships (source_node_id, target_node_id, relationship_type, strength, "
+                "stated_confidence, created_by) SELECT %s, node_id, 'influenced_by', 0.7, 0.8, %s FROM nodes "
+                "WHERE path = 'computing.languages.functional' LIMIT 1", [copy.pk, admin.pk])
+    return {"duplicate_pair": (original.pk, copy.pk)}
 
 
 def _seed_review(admin) -> None:

@@ -50,6 +50,10 @@ PAGES = {
     "review-admin": "/admin/graph/pendinglink/",
     "review-rejections": "/admin/graph/inferencerejection/",
     "review-decisions": "/admin/graph/reviewdecision/",
+    "duplicates": "/duplicates/",
+    "merge-confirm": lambda site: "/duplicates/merge/?survivor={}&merged={}".format(*site.duplicate_pair),
+    "node-history": lambda site: f"/nodes/{site.showcase_node_id}/history/",
+    "history": "/history/",
 }
 
 
