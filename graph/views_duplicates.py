@@ -22,6 +22,7 @@ from graph.services.duplicates import REASON_MAX_LENGTH, pair_mark_distinct
 from graph.services.merges import MERGE_PERMISSION, merge_preview, node_merge, node_unmerge
 from graph.views_common import action_refused, pager_urls
 from kgsite.errors import require_permission
+from kgsite.numbers import whole_number
 
 
 def _crumbs(*extra) -> list[tuple[str, str | None]]:
@@ -72,10 +73,10 @@ class DuplicatesView(View):
 
 
 def _node_id(value, name: str) -> int:
-    text = str(value or "").strip()
-    if not (text.isascii() and text.isdigit()) or not 0 < int(text) < 2**31:
+    node_id = whole_number(value, 1, 2**31 - 1)
+    if node_id is None:
         raise GraphError(f"{name} must be a node id (a whole number)", code=DUPLICATE_BAD_OPTION, field=name)
-    return int(text)
+    return node_id
 
 
 def _safe_back(request, value: str | None) -> str:

@@ -14,6 +14,7 @@ from django.db import connection
 from graph.errors import DUPLICATE_BAD_OPTION, GraphError
 from graph.models import DuplicateCandidate, Node
 from kgsite.db import RowCount, filtered_row_count
+from kgsite.numbers import whole_number
 
 PER_PAGE = 20
 MAX_PAGE = 400
@@ -98,11 +99,11 @@ def _shared(pairs: list[tuple[int, int]]) -> dict[tuple[int, int], list[tuple[st
 def page_checked(value, name: str = "page") -> int:
     if value in (None, ""):
         return 1
-    text = str(value)
-    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_PAGE:
+    page = whole_number(value, 1, MAX_PAGE)
+    if page is None:
         raise GraphError(f"{name} must be a whole number from 1 to {MAX_PAGE}", code=DUPLICATE_BAD_OPTION,
                          field=name)
-    return int(text)
+    return page
 
 
 def candidate_page(*, node_type: str | None = None, min_score: float = 0.0, page: int = 1) -> CandidatePage:

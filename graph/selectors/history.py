@@ -17,6 +17,7 @@ from django.db import connection
 from graph.errors import HISTORY_BAD_PARAMETER, HISTORY_UNKNOWN, GraphError, GraphNotFound
 from graph.models import Node
 from graph.services.history import BY_KEY, NODES, TRACKED, Tracked, entry_key_parse
+from kgsite.numbers import whole_number
 
 PER_PAGE = 25
 MAX_PAGE = 400
@@ -80,11 +81,11 @@ class EntrySummary:
 def page_checked(value) -> int:
     if value in (None, ""):
         return 1
-    text = str(value)
-    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_PAGE:
+    page = whole_number(value, 1, MAX_PAGE)
+    if page is None:
         raise GraphError(f"page must be a whole number from 1 to {MAX_PAGE}", code=HISTORY_BAD_PARAMETER,
                          field="page")
-    return int(text)
+    return page
 
 
 def _shown(value) -> str | None:

@@ -41,6 +41,7 @@ from graph.models import ExternalResource, Node, NodeResourceLink, Reference, Re
 from graph.models.attributes import VALUE_SEARCH_HEAD
 from kgsite.admin import distinct_values
 from kgsite.db import with_known_count
+from kgsite.numbers import whole_number
 
 TRIGRAM_MIN = 3
 MATERIALIZE_CAP = 10_000  # up to this many matching rows, their ids are collected first (``materialized``)
@@ -66,9 +67,7 @@ def like_escape(text: str) -> str:
 
 def term_id(term: str) -> int | None:
     """The term as a row id, if it is one."""
-    if term.isascii() and term.isdigit() and int(term) <= ID_MAX:
-        return int(term)
-    return None
+    return whole_number(term, 0, ID_MAX)
 
 
 def term_path(term: str) -> str | None:

@@ -94,6 +94,10 @@ def options_checked(*, node_type: str | None, subtree: str | None, min_score: fl
     return node_type, subtree, min_score, neighbours
 
 
+# Symbols that make a different name, and the letters they are read as when names are compared (+ plus,
+# # sharp, * star, & and, @ at, ! bang): pg_trgm ignores every character that is not a letter or a digit.
+SYMBOLS_SPELT = ("+#*&@!", "psxnab")
+
 _FIND_SQL = """
 WITH scope AS (
     SELECT node_id, name, node_type, embedding FROM nodes WHERE node_id = ANY(%(ids)s)
@@ -122,7 +126,10 @@ pairs AS (
     FROM (SELECT a, b FROM by_name UNION ALL SELECT a, b FROM by_embedding) found
 ),
 evidence AS (
-    SELECT p.lo, p.hi, similarity(x.name, y.name) AS name_similarity,
+    -- pg_trgm sees only letters and digits ("C++" and "C#" both read "c"): the symbols that tell such names
+    -- apart are spelt as letters first (SYMBOLS_SPELT), so they score 0.17 instead of 1.
+    SELECT p.lo, p.hi, similarity(translate(x.name, '{symbols}', '{letters}'),
+                                  translate(y.name, '{symbols}', '{letters}')) AS name_similarity,
            CASE WHEN x.embedding IS NOT NULL AND y.embedding IS NOT NULL
                 THEN greatest(0.0, least(1.0, 1 - (x.embedding <=> y.embedding))) END AS embedding_similarity,
            shared.shared, shared.shared::float / greatest(1, least(shared.low_values, shared.high_values)) AS overlap
@@ -165,7 +172,8 @@ def duplicates_find(*, node_type: str | None = None, subtree: str | None = None,
     started_clock, run = time.perf_counter(), uuid.uuid4()
     scope_where, scope_params = _scope_sql(node_type, subtree, "n")
     neighbour_where, neighbour_params = _scope_sql(None, subtree, "n")
-    sql = _FIND_SQL.format(type_match="true" if across_types else "n.node_type = s.node_type",
+    sql = _FIND_SQL.format(symbols=SYMBOLS_SPELT[0], letters=SYMBOLS_SPELT[1],
+                           type_match="true" if across_types else "n.node_type = s.node_type",
                            neighbour_scope=neighbour_where.replace("%s", "%(subtree)s"))
     last = 0
     while True:

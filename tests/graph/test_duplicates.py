@@ -70,6 +70,18 @@ def test_candidates_stay_within_the_type_and_subtree_asked_for():
     assert DuplicateCandidate.objects.count() == 3
 
 
+def test_names_told_apart_only_by_symbols_are_not_the_same_name():
+    """pg_trgm reads "C++", "C#" and "C" all as "c"; the symbols count, so they are not scored as one name."""
+    nodes = {name: NodeFactory(name=name, node_type="language") for name in ("C++", "C#", "C", "c++")}
+    duplicates_find(min_score=0.0)
+    similarity = {frozenset((low, high)): value for low, high, value in
+                  DuplicateCandidate.objects.values_list("node_low_id", "node_high_id", "name_similarity")}
+    pair = lambda a, b: frozenset((nodes[a].pk, nodes[b].pk))  # noqa: E731
+    assert similarity[pair("C++", "c++")] == 1.0  # case still does not matter
+    assert similarity.get(pair("C++", "C#"), 0) < 0.3
+    assert similarity.get(pair("C", "C++"), 0) < 0.3
+
+
 def test_a_rescan_drops_pairs_no_longer_found():
     a = NodeFactory(name="Grace Hopper")
     b = NodeFactory(name="Grace Hopper")

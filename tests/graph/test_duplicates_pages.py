@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from urllib.parse import quote
+
 import pytest
 from django.db import connection
 from django.urls import reverse
@@ -187,3 +190,78 @@ def test_bad_history_addresses_are_refused_without_a_500(client, url):
     login(client, *REVERTER)
     response = client.get(url)
     assert response.status_code in (400, 404)
+
+
+# --- Hostile input on the new forms: a clear refusal, no 500, nothing written -----------------------------------
+
+def _graph_rows() -> tuple:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT (SELECT count(*) FROM nodes), (SELECT count(*) FROM node_attributes), "
+                       "(SELECT count(*) FROM distinct_node_pairs), (SELECT count(*) FROM duplicate_candidates), "
+                       "(SELECT count(*) FROM node_merges), (SELECT count(*) FROM history_nodes)")
+        return cursor.fetchone()
+
+
+# Values as a browser sends them (bytes; b"\xed\xa0\x80" is a lone surrogate, invalid UTF-8).
+HOSTILE_TEXT = [b"x" * 2001, b"x" * 1_000_000, b"a\x00b", b"\xed\xa0\x80", b"[" * 5000 + b"]" * 5000,
+                "²".encode(), b"-1", b"1e309"]
+
+
+REFUSED_REASONS = HOSTILE_TEXT[:3]  # too long (2,001 characters, 1 MB), a NUL
+
+
+def _form(data: dict) -> str:
+    return "&".join(f"{name}={quote(value if isinstance(value, bytes) else str(value))}"
+                    for name, value in data.items())
+
+
+def _post(client, url, data: dict):
+    return client.post(url, _form(data), content_type="application/x-www-form-urlencoded")
+
+
+def _get(client, url, data: dict):
+    return client.get(f"{url}?{_form(data)}")
+
+
+@pytest.mark.parametrize("value", HOSTILE_TEXT)
+def test_hostile_values_in_not_the_same_are_refused_and_change_nothing(client, pair, value):
+    a, b = pair
+    login(client, *MERGER)
+    before = _graph_rows()
+    attempts = [{"first": value, "second": b.pk}, {"first": a.pk, "second": value}]
+    if value in REFUSED_REASONS:  # the others are reasons a curator may give ("-1", "²", ...)
+        attempts.append({"first": a.pk, "second": b.pk, "reason": value})
+    for data in attempts:
+        response = _post(client, reverse("distinct"), data)
+        assert response.status_code == 400, (str(data)[:80], response.status_code)
+        assert "RG-" in response.content.decode()
+    assert _graph_rows() == before
+
+
+@pytest.mark.parametrize("value", HOSTILE_TEXT)
+def test_hostile_values_in_the_candidate_filters_and_merge_are_refused(client, pair, value):
+    a, b = pair
+    login(client, *MERGER)
+    before = _graph_rows()
+    for name in ("type", "min_score", "page"):
+        response = _get(client, reverse("duplicates"), {name: value})
+        assert response.status_code in (200, 400), (name, response.status_code)  # a long type is just no match
+    for data in ({"survivor": value, "merged": b.pk}, {"survivor": a.pk, "merged": value}):
+        assert _post(client, reverse("merge"), data).status_code in (400, 404)
+    # A hostile "back" neither breaks the merge page nor leads off the site.
+    response = _get(client, reverse("merge"), {"survivor": a.pk, "merged": b.pk, "back": value})
+    assert response.status_code == 200
+    back = re.search(r'<a href="([^"]*)">No, go back</a>', response.content.decode()).group(1)
+    assert back.startswith("/") and not back.startswith("//") and len(back) < 3000
+    assert _graph_rows() == before
+
+
+@pytest.mark.parametrize("url", ["/history/c" + "0" * 100_000 + "/", "/history/x" + "9" * 5000 + "/",
+                                 "/merges/99999999999999999999/unmerge/", "/merges/0/unmerge/",
+                                 "/history/node/99999999999999999999/revert/", "/nodes/1/history/?page=" + "9" * 5000])
+def test_hostile_history_and_unmerge_addresses_are_refused(client, url):
+    login(client, *REVERTER, *MERGER)
+    before = _graph_rows()
+    for response in (client.get(url), client.post(url)):
+        assert response.status_code in (400, 404, 405), (url[:60], response.status_code)
+    assert _graph_rows() == before
