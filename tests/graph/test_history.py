@@ -53,9 +53,11 @@ def test_a_context_records_who_and_groups_the_statements():
 
 
 def test_commands_are_recorded_as_their_command():
+    before = NodeEvent.objects.order_by("-pgh_id").values_list("pgh_id", flat=True).first() or 0
     call_command("generate_graph", "--nodes", "20", "--seed", "3", verbosity=0)
-    event = NodeEvent.objects.filter(pgh_label="insert").first()
-    assert event.pgh_context.metadata == {"command": "generate_graph"}
+    events = NodeEvent.objects.filter(pgh_label="insert", pgh_id__gt=before).select_related("pgh_context")
+    assert events.count() == 20
+    assert {event.pgh_context.metadata["command"] for event in events} == {"generate_graph"}
 
 
 def test_revert_one_update_puts_back_only_the_fields_it_changed():
