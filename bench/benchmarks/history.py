@@ -16,7 +16,8 @@
   2 s each. Quality: what moved, and whether unmerge gave back exactly the hub's rows (a checksum of its edges,
   attributes and children before and after).
 
-``python -m bench --scale 100k --only merge`` (merge and unmerge), ``--only history`` and ``--only duplicates`` run them.
+``python -m bench --scale 100k --only merge`` (merge and unmerge), ``--only history`` and ``--only duplicates``
+run them.
 """
 
 from __future__ import annotations
