@@ -13,3 +13,17 @@ def whole_number(value, low: int, high: int) -> int | None:
         return None
     number = int(digits)
     return number if low <= number <= high else None
+
+
+def page_number(value, *, high: int, code: str, name: str = "page", error=None) -> int:
+    """A page number from a query parameter: 1 when absent, else ``whole_number(value, 1, high)``; ``error`` (a
+    DomainError class, DomainError itself by default) with ``code``, naming the parameter, when it is not one."""
+    from kgsite.errors import DomainError
+
+    error = error or DomainError
+    if value in (None, ""):
+        return 1
+    page = whole_number(value, 1, high)
+    if page is None:
+        raise error(f"{name} must be a whole number from 1 to {high}", code=code, field=name)
+    return page

@@ -14,7 +14,7 @@ from django.db import connection
 from graph.errors import DUPLICATE_BAD_OPTION, GraphError
 from graph.models import DuplicateCandidate, Node
 from kgsite.db import RowCount, filtered_row_count
-from kgsite.numbers import whole_number
+from kgsite.numbers import page_number
 
 PER_PAGE = 20
 MAX_PAGE = 400
@@ -97,13 +97,7 @@ def _shared(pairs: list[tuple[int, int]]) -> dict[tuple[int, int], list[tuple[st
 
 
 def page_checked(value, name: str = "page") -> int:
-    if value in (None, ""):
-        return 1
-    page = whole_number(value, 1, MAX_PAGE)
-    if page is None:
-        raise GraphError(f"{name} must be a whole number from 1 to {MAX_PAGE}", code=DUPLICATE_BAD_OPTION,
-                         field=name)
-    return page
+    return page_number(value, high=MAX_PAGE, code=DUPLICATE_BAD_OPTION, name=name, error=GraphError)
 
 
 def candidate_page(*, node_type: str | None = None, min_score: float = 0.0, page: int = 1) -> CandidatePage:

@@ -17,7 +17,7 @@ from django.db import connection
 from graph.errors import HISTORY_BAD_PARAMETER, HISTORY_UNKNOWN, GraphError, GraphNotFound
 from graph.models import Node
 from graph.services.history import BY_KEY, NODES, TRACKED, Tracked, entry_key_parse
-from kgsite.numbers import whole_number
+from kgsite.numbers import page_number
 
 PER_PAGE = 25
 MAX_PAGE = 400
@@ -79,13 +79,7 @@ class EntrySummary:
 
 
 def page_checked(value) -> int:
-    if value in (None, ""):
-        return 1
-    page = whole_number(value, 1, MAX_PAGE)
-    if page is None:
-        raise GraphError(f"page must be a whole number from 1 to {MAX_PAGE}", code=HISTORY_BAD_PARAMETER,
-                         field="page")
-    return page
+    return page_number(value, high=MAX_PAGE, code=HISTORY_BAD_PARAMETER, name="page", error=GraphError)
 
 
 def _shown(value) -> str | None:
