@@ -19,14 +19,14 @@ from django.db import migrations, models
 import kgsite.fields
 
 DUPLICATES_SQL = (Path(__file__).resolve().parent.parent / "sql" / "duplicates.sql").read_text()
-# Going back: drop the foreign keys and put back the reason triggers' functions as graph/sql/curation.sql (0016)
-# defines them (that file is idempotent: CREATE OR REPLACE, DROP ... IF EXISTS).
+# Going back: drop the foreign keys. (The reason triggers' merge guard lives in graph/sql/curation.sql, which
+# 0016 and 0018 run: before any merge exists it changes nothing.)
 DUPLICATES_BACK_SQL = """
 ALTER TABLE duplicate_candidates DROP CONSTRAINT IF EXISTS duplicate_candidates_node_low_id_fkey;
 ALTER TABLE duplicate_candidates DROP CONSTRAINT IF EXISTS duplicate_candidates_node_high_id_fkey;
 ALTER TABLE distinct_node_pairs DROP CONSTRAINT IF EXISTS distinct_node_pairs_node_low_id_fkey;
 ALTER TABLE distinct_node_pairs DROP CONSTRAINT IF EXISTS distinct_node_pairs_node_high_id_fkey;
-""" + (Path(__file__).resolve().parent.parent / "sql" / "curation.sql").read_text()
+"""
 
 PARAMETERS = ("history_retention_days", "duplicate_min_score", "duplicate_neighbours")
 PARAMETERS_SQL = """

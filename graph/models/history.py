@@ -48,12 +48,48 @@ class GraphEvent(pghistory.models.Event):
         abstract = True
 
 
+class _FreshPlanTrigger(pghistory.trigger.Event):
+    """pghistory's statement-level trigger, its ``INSERT ... SELECT`` run with ``EXECUTE``: planned afresh with
+    the transition tables' real sizes on every statement.
+
+    PL/pgSQL caches the plan of a statement without parameters for the whole session, and a transition table's
+    size is only known when it is planned. A connection whose first update of a table changed one row kept a
+    nested loop over ``old_values × new_values`` and then spent 20 s joining the 4,861 rows a merge re-pointed,
+    where a fresh plan hashes them in milliseconds (docs/history.md, "Cost").
+    """
+
+    def get_func(self, model):
+        sql = super().get_func(model).func
+        body, returns, rest = sql.rpartition("RETURN NULL;")
+        if not returns or rest.strip() or "$kgsite_plan$" in body:  # pragma: no cover - a pghistory change
+            raise RuntimeError("pghistory's trigger body is not the INSERT ... ; RETURN NULL; this module wraps")
+        return pgtrigger.Func(f"EXECUTE $kgsite_plan$ {body.strip().rstrip(';')} $kgsite_plan$; RETURN NULL;")
+
+
+class _FreshPlan:
+    """A pghistory tracker whose trigger is a ``_FreshPlanTrigger``."""
+
+    def add_event_trigger(self, event_model):
+        pgtrigger.register(_FreshPlanTrigger(
+            event_model=event_model, label=self.label, name=self.trigger_name, row=self.row,
+            operation=self.operation, condition=self.condition, level=self.level,
+        ))(event_model.pgh_tracked_model)
+
+
+class InsertEvent(_FreshPlan, pghistory.InsertEvent):
+    pass
+
+
+class UpdateEvent(_FreshPlan, pghistory.UpdateEvent):
+    pass
+
+
+class DeleteEvent(_FreshPlan, pghistory.DeleteEvent):
+    pass
+
+
 def _trackers() -> tuple:
-    return (
-        pghistory.InsertEvent(),
-        pghistory.UpdateEvent(row=pghistory.Old),
-        pghistory.DeleteEvent(),
-    )
+    return (InsertEvent(), UpdateEvent(row=pghistory.Old), DeleteEvent())
 
 
 def _event_model(tracked, name: str, table: str, *, exclude: list[str]):

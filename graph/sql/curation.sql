@@ -43,25 +43,38 @@ BEGIN
 END
 $$;
 
+-- A merge (graph/services/merges.py sets kgsite.node_merge for its statements) moves attributes to the surviving
+-- node without changing them, and deletes only values the survivor holds too: the reasons of the links that move
+-- with them still hold, so the merge marks nothing stale. Any other change of node_id still does.
 CREATE OR REPLACE FUNCTION node_attributes_reasons_deleted() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
+    IF current_setting('kgsite.node_merge', true) = 'on' THEN
+        RETURN NULL;  -- a value A already holds: the links it supported move to A, where A's copy supports them
+    END IF;
     PERFORM inference_reasons_gone(ARRAY(SELECT attribute_id FROM deleted_attributes), 'deleted');
     RETURN NULL;
 END
 $$;
 
 -- An update changes a reason when it changes what the rule reads (the same columns that queue the node).
+-- EXECUTE: the join of the two transition tables is planned with their real sizes on every statement. A plan
+-- PL/pgSQL cached for the session after a one-row update was a nested loop that took seconds on a bulk update.
 CREATE OR REPLACE FUNCTION node_attributes_reasons_updated() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM inference_reasons_gone(ARRAY(
-        SELECT o.attribute_id
-        FROM old_attributes o JOIN new_attributes n USING (attribute_id)
-        WHERE (o.node_id, o.attribute_type, o.attribute_key, o.attribute_value, o.weight, o.confidence,
-               o.source_reliability)
-              IS DISTINCT FROM (n.node_id, n.attribute_type, n.attribute_key, n.attribute_value, n.weight,
-                                n.confidence, n.source_reliability)), 'changed');
+    IF current_setting('kgsite.node_merge', true) = 'on' THEN
+        RETURN NULL;
+    END IF;
+    EXECUTE $sql$
+        SELECT inference_reasons_gone(ARRAY(
+            SELECT o.attribute_id
+            FROM old_attributes o JOIN new_attributes n USING (attribute_id)
+            WHERE (o.node_id, o.attribute_type, o.attribute_key, o.attribute_value, o.weight, o.confidence,
+                   o.source_reliability)
+                  IS DISTINCT FROM (n.node_id, n.attribute_type, n.attribute_key, n.attribute_value, n.weight,
+                                    n.confidence, n.source_reliability)), 'changed')
+    $sql$;
     RETURN NULL;
 END
 $$;
