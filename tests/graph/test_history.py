@@ -172,18 +172,27 @@ def test_a_bulk_update_after_a_one_row_update_is_not_planned_as_a_one_row_join()
     first = NodeAttribute.objects.filter(node=node).order_by("pk").values_list("pk", flat=True)[0]
     notices: list[str] = []
     connection.ensure_connection()
-    connection.connection.add_notice_handler(lambda diagnostic: notices.append(diagnostic.message_primary or ""))
-    with connection.cursor() as cursor:
-        cursor.execute("LOAD 'auto_explain'")
-        cursor.execute("SET auto_explain.log_min_duration = 0")
-        cursor.execute("SET auto_explain.log_nested_statements = on")
-        cursor.execute("SET auto_explain.log_level = notice")
-        cursor.execute("UPDATE node_attributes SET attribute_value = attribute_value || 'x' WHERE attribute_id = %s",
-                       [first])
-        notices.clear()
-        cursor.execute("UPDATE node_attributes SET attribute_value = attribute_value || 'y' WHERE node_id = %s",
-                       [node.pk])
-        cursor.execute("SET auto_explain.log_min_duration = -1")
+    raw = connection.connection
+
+    def keep(diagnostic):
+        notices.append(diagnostic.message_primary or "")
+
+    raw.add_notice_handler(keep)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("LOAD 'auto_explain'")
+            cursor.execute("SET auto_explain.log_min_duration = 0")
+            cursor.execute("SET auto_explain.log_nested_statements = on")
+            cursor.execute("SET auto_explain.log_level = notice")
+            cursor.execute("UPDATE node_attributes SET attribute_value = attribute_value || 'x' "
+                           "WHERE attribute_id = %s", [first])
+            notices.clear()
+            cursor.execute("UPDATE node_attributes SET attribute_value = attribute_value || 'y' WHERE node_id = %s",
+                           [node.pk])
+    finally:  # the connection outlives the test: stop the plans and the handler
+        with connection.cursor() as cursor:
+            cursor.execute("SET auto_explain.log_min_duration = -1")
+        raw.remove_notice_handler(keep)
     # the node_attributes history trigger's and the reason trigger's joins of the 300 old and new rows
     joins = [plan for plan in notices if plan.count("Named Tuplestore Scan") >= 2
              and ("history_node_attributes" in plan or "old_attributes o JOIN new_attributes" in plan)]
