@@ -90,9 +90,8 @@ class Relationship(models.Model):
             models.Index(fields=["source"], name="idx_relationships_source_type"),
             models.Index(fields=["auto_managed"], name="idx_relationships_auto_managed"),
             models.Index(fields=["last_inference_update"], name="idx_relationships_inference_updated"),
-            models.Index(
-                fields=["source_node", "target_node", "relationship_type"], name="idx_relationships_composite"
-            ),
+            # The spec's idx_relationships_composite is dropped (graph.0019): it is unique_relationship's index
+            # again, and cost every move of a hub's links a sixth of its time (docs/schema.md).
             # The review queue: pending (auto-managed) links by impact, and the oldest pending one.
             models.Index(F("review_impact").desc(nulls_last=True), F("relationship_id"),
                          name="idx_relationships_review", condition=Q(auto_managed=True)),

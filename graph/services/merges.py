@@ -27,6 +27,7 @@ stay with A. Both are one transaction each and one history entry each (docs/hist
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pghistory
@@ -54,6 +55,48 @@ _PAIR_TABLES = (
     ("distinct_node_pairs", "distinct_id", "node_low_id", "node_high_id", ()),
     ("duplicate_candidates", "candidate_id", "node_low_id", "node_high_id", ()),
 )
+
+
+# Re-point relationships and give each the score its new ends give: the formula of relationships_confidence_guard
+# (graph/sql/confidence.sql), which stands aside for these statements. One statement for a hub's 30,000 links
+# instead of the row trigger's two node lookups per link.
+_SCORE = """relationship_confidence(relationship_evidence(x.auto_managed, x.inference_confidence, x.stated_confidence),
+                                  x.source_reliability, s.confidence_score, t.confidence_score)"""
+_SCORED = f"""confidence_score = {_SCORE},
+        confidence_last_updated = CASE WHEN {_SCORE} IS DISTINCT FROM x.confidence_score THEN now()
+                                       ELSE x.confidence_last_updated END"""
+# Merge: B's ends become A.
+_MERGE_LINKS_SQL = f"""
+    UPDATE relationships x
+    SET source_node_id = s.node_id, target_node_id = t.node_id, {_SCORED}
+    FROM nodes s, nodes t
+    WHERE (x.source_node_id = %(b)s OR x.target_node_id = %(b)s)
+      AND s.node_id = CASE WHEN x.source_node_id = %(b)s THEN %(a)s ELSE x.source_node_id END
+      AND t.node_id = CASE WHEN x.target_node_id = %(b)s THEN %(a)s ELSE x.target_node_id END
+    RETURNING x.relationship_id, x.source_node_id = %(a)s, x.target_node_id = %(a)s
+"""
+# Unmerge: the recorded ends (side 's' or 't') that still name A go back to B.
+_UNMERGE_LINKS_SQL = f"""
+    UPDATE relationships x
+    SET source_node_id = s.node_id, target_node_id = t.node_id, {_SCORED}
+    FROM (SELECT id, 's' AS side FROM unnest(%(src)s::integer[]) AS id
+          UNION ALL
+          SELECT id, 't' FROM unnest(%(tgt)s::integer[]) AS id) m, nodes s, nodes t
+    WHERE x.relationship_id = m.id
+      AND ((m.side = 's' AND x.source_node_id = %(a)s) OR (m.side = 't' AND x.target_node_id = %(a)s))
+      AND s.node_id = CASE WHEN m.side = 's' THEN %(b)s ELSE x.source_node_id END
+      AND t.node_id = CASE WHEN m.side = 't' THEN %(b)s ELSE x.target_node_id END
+"""
+
+
+@contextmanager
+def _setting(cursor, name: str):
+    """Turn the transaction-local flag ``name`` on for the statements inside, and back to what it was after them.
+    (On an error the transaction or savepoint rolls back, and the flag with it.)"""
+    cursor.execute("SELECT current_setting(%s, true), set_config(%s, 'on', true)", [name, name])
+    previous = cursor.fetchone()[0]
+    yield
+    cursor.execute("SELECT set_config(%s, %s, true)", [name, previous or ""])
 
 
 @dataclass
@@ -231,6 +274,7 @@ def node_merge(*, survivor_id: int, merged_id: int, user=None) -> MergeReport:
                   ON r.source_node_id = l.new_source AND r.target_node_id = l.new_target
                  AND r.relationship_type = l.relationship_type
                 WHERE l.new_source <> l.new_target
+                  AND (r.source_node_id = %(a)s OR r.target_node_id = %(a)s)  -- implied: A's links, read by index
             )
             SELECT array_agg(relationship_id) FROM losers
         """, {"a": a, "b": b})
@@ -239,14 +283,11 @@ def node_merge(*, survivor_id: int, merged_id: int, user=None) -> MergeReport:
         removed["inference_reasons"] = _json_rows(cursor)
         cursor.execute("DELETE FROM relationships x WHERE relationship_id = ANY(%s) RETURNING to_jsonb(x)", [losers])
         removed["relationships"] = _json_rows(cursor)
-        cursor.execute("""
-            UPDATE relationships
-            SET source_node_id = CASE WHEN source_node_id = %(b)s THEN %(a)s ELSE source_node_id END,
-                target_node_id = CASE WHEN target_node_id = %(b)s THEN %(a)s ELSE target_node_id END
-            WHERE source_node_id = %(b)s OR target_node_id = %(b)s
-            RETURNING relationship_id, source_node_id = %(a)s, target_node_id = %(a)s
-        """, {"a": a, "b": b})
-        moved_links = cursor.fetchall()
+        # The score follows the new end's confidence: computed here, set-based, with the guard standing aside
+        # (graph/sql/confidence.sql, relationships_confidence_guard).
+        with _setting(cursor, "kgsite.confidence_writer"):
+            cursor.execute(_MERGE_LINKS_SQL, {"a": a, "b": b})
+            moved_links = cursor.fetchall()
         # Which end was B's: a moved link had B, and not A (a link between them was removed as a self-loop), so
         # the end that names A now is the one that named B.
         moves["relationships_source"] = [row[0] for row in moved_links if row[1]]
@@ -267,21 +308,26 @@ def node_merge(*, survivor_id: int, merged_id: int, user=None) -> MergeReport:
                            [a, b])
             moves[f"references_{column.split('_')[0]}"] = _rows(cursor)
 
-        # Children: A's path plus their label (or <label>_<B> where A's children use it already).
-        cursor.execute("""
-            WITH moved AS (
-                SELECT c.node_id, c.path AS old_path,
-                       CASE WHEN EXISTS (SELECT 1 FROM nodes s WHERE s.path = a.path || subpath(c.path, -1))
-                            THEN a.path || text2ltree(ltree2text(subpath(c.path, -1)) || '_' || %(b)s::text)
-                            ELSE a.path || subpath(c.path, -1) END AS new_path
-                FROM nodes c, nodes a
-                WHERE c.parent_node_id = %(b)s AND a.node_id = %(a)s
-            )
-            UPDATE nodes n SET parent_node_id = %(a)s, path = moved.new_path
-            FROM moved WHERE n.node_id = moved.node_id
-            RETURNING n.node_id, moved.old_path::text
-        """, {"a": a, "b": b})
-        moves["children"] = [[row[0], row[1]] for row in cursor.fetchall()]
+        # Children: A's path plus their label (or <label>_<B> where A's children use it already); their subtrees
+        # follow in the same statement.
+        with _setting(cursor, "kgsite.hierarchy_rewrite"):
+            cursor.execute("""
+                WITH moved AS (
+                    SELECT c.node_id, c.path AS old_path,
+                           CASE WHEN EXISTS (SELECT 1 FROM nodes s WHERE s.path = a.path || subpath(c.path, -1))
+                                THEN a.path || text2ltree(ltree2text(subpath(c.path, -1)) || '_' || %(b)s::text)
+                                ELSE a.path || subpath(c.path, -1) END AS new_path
+                    FROM nodes c, nodes a
+                    WHERE c.parent_node_id = %(b)s AND a.node_id = %(a)s AND c.path IS NOT NULL
+                )
+                UPDATE nodes n
+                SET path = CASE WHEN n.node_id = moved.node_id THEN moved.new_path
+                                ELSE moved.new_path || subpath(n.path, nlevel(moved.old_path)) END,
+                    parent_node_id = CASE WHEN n.node_id = moved.node_id THEN %(a)s ELSE n.parent_node_id END
+                FROM moved WHERE n.path <@ moved.old_path
+                RETURNING n.node_id, moved.old_path::text, n.node_id = moved.node_id
+            """, {"a": a, "b": b})
+            moves["children"] = [[row[0], row[1]] for row in cursor.fetchall() if row[2]]
 
         # Rejections, "not the same" pairs, candidates: re-keyed to A.
         for table, key, low, high, extra in _PAIR_TABLES:
@@ -366,22 +412,30 @@ def node_unmerge(*, merge_id: int, user=None) -> UnmergeReport:
         back: dict[str, int] = {}
         _reinsert(cursor, "nodes", [row])
 
-        for node_id, old_path in moves.get("children", []):
-            cursor.execute("UPDATE nodes SET path = %s::ltree WHERE node_id = %s AND parent_node_id = %s",
-                           [old_path, node_id, a])
-            back["children"] = back.get("children", 0) + cursor.rowcount
+        # Children still under A go back to B with their old paths, their subtrees with them, in one statement.
+        children = moves.get("children", [])
+        with _setting(cursor, "kgsite.hierarchy_rewrite"):
+            cursor.execute("""
+                WITH back AS (
+                    SELECT c.node_id, m.old_path, c.path AS current_path
+                    FROM unnest(%(ids)s::integer[], %(paths)s::ltree[]) AS m (node_id, old_path)
+                    JOIN nodes c ON c.node_id = m.node_id AND c.parent_node_id = %(a)s AND c.path IS NOT NULL
+                )
+                UPDATE nodes n
+                SET path = CASE WHEN n.node_id = back.node_id THEN back.old_path
+                                ELSE back.old_path || subpath(n.path, nlevel(back.current_path)) END,
+                    parent_node_id = CASE WHEN n.node_id = back.node_id THEN %(b)s ELSE n.parent_node_id END
+                FROM back WHERE n.path <@ back.current_path
+                RETURNING n.node_id = back.node_id
+            """, {"a": a, "b": b, "ids": [child[0] for child in children], "paths": [child[1] for child in children]})
+            back["children"] = sum(1 for row in cursor.fetchall() if row[0])
         cursor.execute("UPDATE node_attributes SET node_id = %s WHERE attribute_id = ANY(%s) AND node_id = %s",
                        [b, moves.get("attributes", []), a])
         back["attributes"] = cursor.rowcount
-        cursor.execute("""
-            UPDATE relationships
-            SET source_node_id = CASE WHEN relationship_id = ANY(%(src)s) THEN %(b)s ELSE source_node_id END,
-                target_node_id = CASE WHEN relationship_id = ANY(%(tgt)s) THEN %(b)s ELSE target_node_id END
-            WHERE (relationship_id = ANY(%(src)s) AND source_node_id = %(a)s)
-               OR (relationship_id = ANY(%(tgt)s) AND target_node_id = %(a)s)
-        """, {"a": a, "b": b, "src": moves.get("relationships_source", []),
-              "tgt": moves.get("relationships_target", [])})
-        back["relationships"] = cursor.rowcount
+        with _setting(cursor, "kgsite.confidence_writer"):
+            cursor.execute(_UNMERGE_LINKS_SQL, {"a": a, "b": b, "src": moves.get("relationships_source", []),
+                                                "tgt": moves.get("relationships_target", [])})
+            back["relationships"] = cursor.rowcount
         cursor.execute("UPDATE node_resource_links SET node_id = %s WHERE link_id = ANY(%s) AND node_id = %s",
                        [b, moves.get("resource_links", []), a])
         back["resource links"] = cursor.rowcount
@@ -391,9 +445,13 @@ def node_unmerge(*, merge_id: int, user=None) -> UnmergeReport:
                            f"{column} = %s", [b, moves.get(f"references_{column.split('_')[0]}", []), a])
             back["references"] += cursor.rowcount
         for table, key, low, high, _extra in _PAIR_TABLES:
-            for row_id, old_low, old_high in moves.get(table, []):
-                cursor.execute(f"UPDATE {table} SET {low} = %s, {high} = %s WHERE {key} = %s "
-                               f"AND %s IN ({low}, {high})", [old_low, old_high, row_id, a])
+            pairs = moves.get(table, [])
+            cursor.execute(f"""
+                UPDATE {table} x SET {low} = m.old_low, {high} = m.old_high
+                FROM unnest(%(ids)s::bigint[], %(lows)s::integer[], %(highs)s::integer[]) AS m (id, old_low, old_high)
+                WHERE x.{key} = m.id AND %(a)s IN (x.{low}, x.{high})
+            """, {"a": a, "ids": [pair[0] for pair in pairs], "lows": [pair[1] for pair in pairs],
+                  "highs": [pair[2] for pair in pairs]})
 
         restored: dict[str, int] = {}
         not_restored: dict[str, int] = {}

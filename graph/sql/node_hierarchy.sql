@@ -7,6 +7,10 @@
 -- new child without a path gets a label made from its name); set only the path and the parent follows (the node
 -- at the path minus its last label). Moving a node rewrites its descendants' paths in the same statement.
 -- Refusals carry RG-NODE codes (graph/errors.py) with SQLSTATE 23514 (check_violation).
+-- A statement that rewrites whole subtrees itself, set-based and right by construction (a merge moving the merged
+-- node's children with their subtrees, and its undo: graph/services/merges.py), sets kgsite.hierarchy_rewrite for
+-- that statement; the row triggers stand aside, so that 400 children are one statement instead of 400 subtree
+-- updates. The unique path constraint still holds it to account.
 
 CREATE OR REPLACE FUNCTION node_path_label(name text, node_id integer) RETURNS ltree
 LANGUAGE sql IMMUTABLE AS $$
@@ -22,6 +26,9 @@ DECLARE
     found_parent integer;
 BEGIN
     IF TG_OP = 'UPDATE' THEN
+        IF current_setting('kgsite.hierarchy_rewrite', true) = 'on' THEN
+            RETURN NEW;
+        END IF;
         IF pg_trigger_depth() > 1 AND NEW.parent_node_id IS NOT DISTINCT FROM OLD.parent_node_id THEN
             RETURN NEW;  -- a descendant's path rewritten by nodes_hierarchy_after_update: right by construction
         END IF;
@@ -78,7 +85,8 @@ $$;
 CREATE OR REPLACE FUNCTION nodes_hierarchy_after_update() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF pg_trigger_depth() > 1 OR OLD.path IS NULL OR NEW.path IS NULL THEN
+    IF pg_trigger_depth() > 1 OR OLD.path IS NULL OR NEW.path IS NULL
+       OR current_setting('kgsite.hierarchy_rewrite', true) = 'on' THEN
         RETURN NULL;
     END IF;
     UPDATE nodes SET path = NEW.path || subpath(path, nlevel(OLD.path))
@@ -111,15 +119,19 @@ BEGIN
 END
 $$;
 
+DROP TRIGGER IF EXISTS nodes_hierarchy_insert ON nodes;
 CREATE TRIGGER nodes_hierarchy_insert BEFORE INSERT ON nodes FOR EACH ROW
     WHEN ((NEW.parent_node_id IS NOT NULL AND (NEW.path IS NULL OR nlevel(NEW.path) = 1))
           OR (NEW.parent_node_id IS NULL AND nlevel(NEW.path) > 1))
     EXECUTE FUNCTION nodes_hierarchy_before();
+DROP TRIGGER IF EXISTS nodes_hierarchy_update ON nodes;
 CREATE TRIGGER nodes_hierarchy_update BEFORE UPDATE OF path, parent_node_id ON nodes FOR EACH ROW
     WHEN (OLD.path IS DISTINCT FROM NEW.path OR OLD.parent_node_id IS DISTINCT FROM NEW.parent_node_id)
     EXECUTE FUNCTION nodes_hierarchy_before();
+DROP TRIGGER IF EXISTS nodes_hierarchy_move ON nodes;
 CREATE TRIGGER nodes_hierarchy_move AFTER UPDATE OF path, parent_node_id ON nodes FOR EACH ROW
     WHEN (OLD.path IS DISTINCT FROM NEW.path)
     EXECUTE FUNCTION nodes_hierarchy_after_update();
+DROP TRIGGER IF EXISTS nodes_hierarchy_check ON nodes;
 CREATE TRIGGER nodes_hierarchy_check AFTER INSERT ON nodes REFERENCING NEW TABLE AS inserted_nodes
     FOR EACH STATEMENT EXECUTE FUNCTION nodes_hierarchy_check_inserted();

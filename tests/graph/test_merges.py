@@ -162,3 +162,62 @@ def test_merges_of_merges_redirect_to_the_last_survivor(graph):
     node_merge(survivor_id=x.pk, merged_id=a.pk)
     assert node_redirect(b.pk) == x.pk
     assert node_redirect(a.pk) == x.pk
+
+
+def _scores_off_the_formula(relationship_ids: list[int]) -> list:
+    """Links among ``relationship_ids`` whose stored score is not the formula of relationships_confidence_guard."""
+    with connection.cursor() as cursor:
+        cursor.execute("""
+            SELECT x.relationship_id, x.confidence_score
+            FROM relationships x
+            JOIN nodes s ON s.node_id = x.source_node_id JOIN nodes t ON t.node_id = x.target_node_id
+            WHERE x.relationship_id = ANY(%s)
+              AND x.confidence_score IS DISTINCT FROM relationship_confidence(
+                  relationship_evidence(x.auto_managed, x.inference_confidence, x.stated_confidence),
+                  x.source_reliability, s.confidence_score, t.confidence_score)
+        """, [relationship_ids])
+        return cursor.fetchall()
+
+
+def test_moved_links_are_scored_by_their_new_ends_and_the_flags_are_off_after(graph):
+    a, b = graph["a"], graph["b"]
+    NodeAttributeFactory(node=a, attribute_key="field", attribute_value="mathematics", confidence=0.99)
+    report = node_merge(survivor_id=a.pk, merged_id=b.pk)
+    assert Relationship.objects.filter(target_node=a, relationship_type="cites").exists()
+    moves = NodeMerge.objects.get(pk=report.merge_id).moves
+    moved = moves["relationships_source"] + moves["relationships_target"]
+    assert moved and _scores_off_the_formula(moved) == []  # (A's own links follow at commit: docs/confidence.md)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('kgsite.hierarchy_rewrite', true), "
+                       "current_setting('kgsite.confidence_writer', true)")
+        assert all(value in (None, "", "off") for value in cursor.fetchone())
+    # The hierarchy triggers are back: moving a node by its parent rewrites its subtree as before.
+    clash = graph["clash"]
+    clash.refresh_from_db()
+    Node.objects.filter(pk=clash.pk).update(parent_node=graph["x"].parent_node or a.parent_node)
+    clash.refresh_from_db()
+    assert str(clash.path) == f"things.papers_{b.pk}"
+    assert Node.objects.filter(path=f"things.papers_{b.pk}.first").exists()
+
+    node_unmerge(merge_id=report.merge_id)
+    assert _scores_off_the_formula(moved) == []
+    assert Relationship.objects.filter(pk__in=moves["relationships_target"], target_node=b).exists()
+
+
+def test_unmerge_takes_back_the_children_still_under_the_survivor_with_their_subtrees_as_they_are_now(graph):
+    a, b, clash = graph["a"], graph["b"], graph["clash"]
+    report = node_merge(survivor_id=a.pk, merged_id=b.pk)
+    clash.refresh_from_db()
+    NodeFactory(parent=clash, label="second")  # added to a moved child's subtree while merged
+    notes = Node.objects.get(path="things.ada.notes")
+    Node.objects.filter(pk=notes.pk).update(parent_node=graph["a"].parent_node)  # moved away while merged
+
+    summary = node_unmerge(merge_id=report.merge_id).summary()
+
+    clash.refresh_from_db()
+    assert str(clash.path) == "things.ada_l.papers" and clash.parent_node_id == b.pk
+    assert sorted(str(path) for path in Node.objects.filter(parent_node=clash).values_list("path", flat=True)) == [
+        "things.ada_l.papers.first", "things.ada_l.papers.second"]
+    notes.refresh_from_db()
+    assert str(notes.path) == "things.notes"  # where the curator put it
+    assert "1 children" in summary
