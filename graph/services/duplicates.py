@@ -34,11 +34,14 @@ from graph.models import DistinctPair, DuplicateCandidate, Node
 from kgsite.errors import require_permission
 
 MERGE_PERMISSION = "graph.merge_node"
-CHUNK = 2_000
+BLOCK_MAX = 50  # a blocking key shared by more nodes than this says nothing about any two of them
+DELETION_MIN, DELETION_MAX = 4, 40  # names (normalised) whose one-letter deletions are keys; words this long are
+NEIGHBOUR_SCOPE_MAX = 2_000  # a scope this small also compares each node with its k nearest neighbours
+SEQSCAN_ROWS = 20_000  # as graph.selectors.similarity: above it the neighbour searches must use the indexes
+_TEMPORARY = "dup_names, dup_keys, dup_pairs, dup_scored"
 NAME_THRESHOLD = 0.4  # pg_trgm.similarity_threshold for the name neighbours: below it names share little
 WEIGHTS = {"name": 0.5, "embedding": 0.3, "attributes": 0.2}
 REASON_MAX_LENGTH = 2_000
-SEQSCAN_ROWS = 20_000  # as graph.selectors.similarity: above it the neighbour searches must use the indexes
 
 _PATH_LABEL = r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$"
 
@@ -98,115 +101,193 @@ def options_checked(*, node_type: str | None, subtree: str | None, min_score: fl
 # # sharp, * star, & and, @ at, ! bang): pg_trgm ignores every character that is not a letter or a digit.
 SYMBOLS_SPELT = ("+#*&@!", "psxnab")
 
-_FIND_SQL = """
-WITH scope AS (
-    SELECT node_id, name, node_type, embedding FROM nodes WHERE node_id = ANY(%(ids)s)
-),
-by_name AS (
-    SELECT s.node_id AS a, m.node_id AS b
-    FROM scope s CROSS JOIN LATERAL (
-        SELECT n.node_id FROM nodes n
-        WHERE n.name %% s.name AND n.node_id <> s.node_id AND {type_match} AND {neighbour_scope}
-        ORDER BY similarity(n.name, s.name) DESC, n.node_id
-        LIMIT %(k)s
-    ) m
-),
-by_embedding AS (
-    SELECT s.node_id AS a, m.node_id AS b
-    FROM scope s CROSS JOIN LATERAL (
-        SELECT n.node_id FROM nodes n
-        WHERE n.embedding IS NOT NULL AND n.node_id <> s.node_id AND {type_match} AND {neighbour_scope}
-        ORDER BY n.embedding <=> s.embedding
-        LIMIT %(k)s
-    ) m
-    WHERE s.embedding IS NOT NULL
-),
-pairs AS (
-    SELECT DISTINCT least(a, b) AS lo, greatest(a, b) AS hi
-    FROM (SELECT a, b FROM by_name UNION ALL SELECT a, b FROM by_embedding) found
-),
-evidence AS (
-    -- pg_trgm sees only letters and digits ("C++" and "C#" both read "c"): the symbols that tell such names
-    -- apart are spelt as letters first (SYMBOLS_SPELT), so they score 0.17 instead of 1.
-    SELECT p.lo, p.hi, similarity(translate(x.name, '{symbols}', '{letters}'),
-                                  translate(y.name, '{symbols}', '{letters}')) AS name_similarity,
-           CASE WHEN x.embedding IS NOT NULL AND y.embedding IS NOT NULL
-                THEN greatest(0.0, least(1.0, 1 - (x.embedding <=> y.embedding))) END AS embedding_similarity,
-           shared.shared, shared.shared::float / greatest(1, least(shared.low_values, shared.high_values)) AS overlap
-    FROM pairs p
-    JOIN nodes x ON x.node_id = p.lo
-    JOIN nodes y ON y.node_id = p.hi
-    CROSS JOIN LATERAL (
-        SELECT (SELECT count(*) FROM (SELECT value_key FROM node_attributes WHERE node_id = p.lo
-                                      INTERSECT
-                                      SELECT value_key FROM node_attributes WHERE node_id = p.hi) i) AS shared,
-               (SELECT count(DISTINCT value_key) FROM node_attributes WHERE node_id = p.lo) AS low_values,
-               (SELECT count(DISTINCT value_key) FROM node_attributes WHERE node_id = p.hi) AS high_values
-    ) shared
-    WHERE NOT EXISTS (SELECT 1 FROM distinct_node_pairs d WHERE d.node_low_id = p.lo AND d.node_high_id = p.hi)
-),
-scored AS (
-    SELECT *, (%(w_name)s * name_similarity + %(w_embedding)s * coalesce(embedding_similarity, 0)
-               + %(w_attributes)s * overlap)
-              / (%(w_name)s + %(w_attributes)s
-                 + CASE WHEN embedding_similarity IS NULL THEN 0 ELSE %(w_embedding)s END) AS score
-    FROM evidence
-)
-INSERT INTO duplicate_candidates (node_low_id, node_high_id, score, name_similarity, embedding_similarity,
-                                  shared_attributes, attribute_overlap, found_at, run_id)
-SELECT lo, hi, score, name_similarity, embedding_similarity, shared, overlap, now(), %(run)s
-FROM scored WHERE score >= %(min_score)s
-ON CONFLICT (node_low_id, node_high_id) DO UPDATE
-SET score = EXCLUDED.score, name_similarity = EXCLUDED.name_similarity,
-    embedding_similarity = EXCLUDED.embedding_similarity, shared_attributes = EXCLUDED.shared_attributes,
-    attribute_overlap = EXCLUDED.attribute_overlap, found_at = EXCLUDED.found_at, run_id = EXCLUDED.run_id
-"""
+# The name every blocking key is made from: symbols spelt, lower case, spaces and punctuation gone.
+_NORMALISED = "regexp_replace(lower(translate({name}, '{symbols}', '{letters}')), '[[:space:][:punct:]]+', '', 'g')"
+_SPELT = "lower(translate({name}, '{symbols}', '{letters}'))"
+
+
+def _find_steps(*, across_types: bool, neighbours_too: bool) -> list[tuple[str, str]]:
+    """The statements of a run, in order, as (what, SQL): temporary tables dropped at commit."""
+    symbols, letters = SYMBOLS_SPELT
+    normalised = _NORMALISED.format(name="n.name", symbols=symbols, letters=letters)
+    spelt = _SPELT.format(name="n.name", symbols=symbols, letters=letters)
+    block = "key" if across_types else "key, node_type"
+    type_match = "true" if across_types else "n.node_type = s.node_type"
+    steps = [
+        ("names", f"""
+            CREATE TEMPORARY TABLE dup_names ON COMMIT DROP AS
+            SELECT n.node_id, n.node_type, {{in_scope}} AS in_scope, {normalised} AS normalised, {spelt} AS spelt
+            FROM nodes n WHERE {{universe}}
+        """),
+        # Blocking keys (docs/duplicates.md, "Finding candidates"): the normalised name, the normalised name with
+        # any one character left out (so that one slip, a missing, extra, changed or swapped letter, still
+        # shares a key: symmetric deletion), and each word of four letters or more.
+        ("keys", f"""
+            CREATE TEMPORARY TABLE dup_keys ON COMMIT DROP AS
+            SELECT node_id, node_type, in_scope, normalised AS key FROM dup_names WHERE normalised <> ''
+            UNION
+            SELECT node_id, node_type, in_scope, overlay(normalised PLACING '' FROM i FOR 1)
+            FROM dup_names, generate_series(1, length(normalised)) AS i
+            WHERE length(normalised) BETWEEN {DELETION_MIN} AND {DELETION_MAX}
+            UNION
+            SELECT node_id, node_type, in_scope, '#' || word
+            FROM dup_names, regexp_split_to_table(spelt, '[[:space:][:punct:]]+') AS word
+            WHERE length(word) >= {DELETION_MIN}
+        """),
+        # Pairs sharing a key, within blocks small enough to tell duplicates apart (a word such as "city" that
+        # hundreds of names share says nothing), at least one node of each pair in scope.
+        ("pairs", f"""
+            CREATE TEMPORARY TABLE dup_pairs ON COMMIT DROP AS
+            WITH blocks AS (
+                SELECT {block} FROM dup_keys GROUP BY {block}
+                HAVING count(*) BETWEEN 2 AND {BLOCK_MAX} AND bool_or(in_scope)
+            )
+            SELECT DISTINCT a.node_id AS lo, b.node_id AS hi
+            FROM blocks k JOIN dup_keys a USING ({block}) JOIN dup_keys b USING ({block})
+            WHERE a.node_id < b.node_id AND (a.in_scope OR b.in_scope)
+        """),
+    ]
+    if neighbours_too:
+        # A small scope also takes each node's k nearest neighbours by name (pg_trgm) and by embedding (pgvector):
+        # names that share no key (two slips, another word order) and duplicates with other names.
+        steps.append(("neighbours", f"""
+            INSERT INTO dup_pairs (lo, hi)
+            SELECT least(s.node_id, m.node_id), greatest(s.node_id, m.node_id)
+            FROM nodes s CROSS JOIN LATERAL (
+                SELECT n.node_id FROM nodes n
+                WHERE n.name %% s.name AND n.node_id <> s.node_id AND {type_match} AND {{neighbour_scope}}
+                ORDER BY similarity(n.name, s.name) DESC, n.node_id
+                LIMIT %(k)s
+            ) m
+            WHERE s.node_id IN (SELECT node_id FROM dup_names WHERE in_scope)
+            UNION
+            SELECT least(s.node_id, m.node_id), greatest(s.node_id, m.node_id)
+            FROM nodes s CROSS JOIN LATERAL (
+                SELECT n.node_id FROM nodes n
+                WHERE n.embedding IS NOT NULL AND n.node_id <> s.node_id AND {type_match} AND {{neighbour_scope}}
+                ORDER BY n.embedding <=> s.embedding
+                LIMIT %(k)s
+            ) m
+            WHERE s.node_id IN (SELECT node_id FROM dup_names WHERE in_scope) AND s.embedding IS NOT NULL
+            EXCEPT
+            SELECT lo, hi FROM dup_pairs
+        """))
+    steps += [
+        # Scoring in three passes, each pruning the pairs that cannot reach the lowest score whatever the evidence
+        # still to come says (a bound, so nothing that would qualify is lost): names, then embeddings, then the
+        # attributes, which cost the most.
+        ("names scored", """
+            CREATE TEMPORARY TABLE dup_scored ON COMMIT DROP AS
+            SELECT p.lo, p.hi, similarity(x.spelt, y.spelt) AS name_similarity,
+                   NULL::float AS embedding_similarity, 0 AS shared, 0.0::float AS overlap
+            FROM (SELECT DISTINCT lo, hi FROM dup_pairs) p
+            JOIN dup_names x ON x.node_id = p.lo JOIN dup_names y ON y.node_id = p.hi
+            WHERE NOT EXISTS (SELECT 1 FROM distinct_node_pairs d WHERE d.node_low_id = p.lo AND d.node_high_id = p.hi)
+              AND (%(w_name)s * similarity(x.spelt, y.spelt) + %(w_embedding)s + %(w_attributes)s)
+                  / (%(w_name)s + %(w_embedding)s + %(w_attributes)s) >= %(min_score)s
+        """),
+        ("embeddings scored", """
+            UPDATE dup_scored p
+            SET embedding_similarity = greatest(0.0, least(1.0, 1 - (x.embedding <=> y.embedding)))
+            FROM nodes x, nodes y
+            WHERE x.node_id = p.lo AND y.node_id = p.hi AND x.embedding IS NOT NULL AND y.embedding IS NOT NULL
+        """),
+        ("bounded", f"""
+            DELETE FROM dup_scored WHERE {_SCORE.format(overlap="1.0")} < %(min_score)s
+        """),
+        ("attributes scored", """
+            WITH overlap AS (
+                SELECT p.lo, p.hi,
+                       (SELECT count(*) FROM (SELECT value_key FROM node_attributes WHERE node_id = p.lo
+                                              INTERSECT
+                                              SELECT value_key FROM node_attributes WHERE node_id = p.hi) i) AS shared,
+                       (SELECT count(DISTINCT value_key) FROM node_attributes WHERE node_id = p.lo) AS low_values,
+                       (SELECT count(DISTINCT value_key) FROM node_attributes WHERE node_id = p.hi) AS high_values
+                FROM dup_scored p
+            )
+            UPDATE dup_scored p
+            SET shared = o.shared, overlap = o.shared::float / greatest(1, least(o.low_values, o.high_values))
+            FROM overlap o WHERE o.lo = p.lo AND o.hi = p.hi
+        """),
+        ("stored", f"""
+            INSERT INTO duplicate_candidates (node_low_id, node_high_id, score, name_similarity,
+                                              embedding_similarity, shared_attributes, attribute_overlap, found_at,
+                                              run_id)
+            SELECT lo, hi, score, name_similarity, embedding_similarity, shared, overlap, now(), %(run)s
+            FROM (SELECT *, {_SCORE.format(overlap="overlap")} AS score FROM dup_scored) scored
+            WHERE score >= %(min_score)s
+            ON CONFLICT (node_low_id, node_high_id) DO UPDATE
+            SET score = EXCLUDED.score, name_similarity = EXCLUDED.name_similarity,
+                embedding_similarity = EXCLUDED.embedding_similarity, shared_attributes = EXCLUDED.shared_attributes,
+                attribute_overlap = EXCLUDED.attribute_overlap, found_at = EXCLUDED.found_at, run_id = EXCLUDED.run_id
+        """),
+    ]
+    return steps
+
+
+# score = (w_name·name + w_embedding·embedding + w_attributes·overlap) / the weights of the evidence there is.
+_SCORE = """((%(w_name)s * name_similarity + %(w_embedding)s * coalesce(embedding_similarity, 0)
+              + %(w_attributes)s * {overlap})
+             / (%(w_name)s + %(w_attributes)s
+                + CASE WHEN embedding_similarity IS NULL THEN 0 ELSE %(w_embedding)s END))"""
 
 
 def duplicates_find(*, node_type: str | None = None, subtree: str | None = None, across_types: bool = False,
                     min_score: float | None = None, neighbours: int | None = None, progress=None) -> FindReport:
-    """Find and store candidate pairs among the nodes in scope; see the module docstring."""
+    """Find and store candidate pairs among the nodes in scope; see the module docstring. One transaction."""
     node_type, subtree, min_score, neighbours = options_checked(
         node_type=node_type, subtree=subtree, min_score=min_score, neighbours=neighbours)
     report = FindReport()
     started_clock, run = time.perf_counter(), uuid.uuid4()
     scope_where, scope_params = _scope_sql(node_type, subtree, "n")
-    neighbour_where, neighbour_params = _scope_sql(None, subtree, "n")
-    sql = _FIND_SQL.format(symbols=SYMBOLS_SPELT[0], letters=SYMBOLS_SPELT[1],
-                           type_match="true" if across_types else "n.node_type = s.node_type",
-                           neighbour_scope=neighbour_where.replace("%s", "%(subtree)s"))
-    last = 0
-    while True:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(f"SELECT node_id FROM nodes n WHERE n.node_id > %s AND {scope_where} "
-                           "ORDER BY node_id LIMIT %s", [last, *scope_params, CHUNK])
-            ids = [row[0] for row in cursor.fetchall()]
-            if not ids:
-                break
-            cursor.execute(
-                "SELECT set_config('pg_trgm.similarity_threshold', %s, true), "
-                "set_config('ivfflat.probes', %s, true), set_config('hnsw.ef_search', %s, true), "
-                "set_config('ivfflat.iterative_scan', 'relaxed_order', true), "
-                "set_config('hnsw.iterative_scan', 'relaxed_order', true), "
-                "set_config('enable_seqscan', CASE WHEN (SELECT reltuples FROM pg_class WHERE oid = 'nodes'::regclass)"
-                " > %s THEN 'off' ELSE 'on' END, true)",
-                [str(NAME_THRESHOLD), str(int(config_get("ivfflat_probes_nodes"))),
-                 str(max(int(config_get("hnsw_ef_search")), neighbours)), SEQSCAN_ROWS])
-            cursor.execute(sql, {"ids": ids, "k": neighbours, "subtree": subtree, "min_score": min_score,
-                                 "w_name": WEIGHTS["name"], "w_embedding": WEIGHTS["embedding"],
-                                 "w_attributes": WEIGHTS["attributes"], "run": run})
-            report.stored += cursor.rowcount
-        report.scanned += len(ids)
-        last = ids[-1]
-        if progress:
-            progress(report)
+    # The nodes a pair may hold: the subtree's, of the type asked for unless across_types; the scope: those of
+    # the type (a pair needs one node in scope, and its other node has the same type unless across_types).
+    universe_where, universe_params = _scope_sql(None if across_types else node_type, subtree, "n")
+    neighbour_where, _ = _scope_sql(None, subtree, "n")
+    params = {"k": neighbours, "subtree": subtree, "min_score": min_score, "w_name": WEIGHTS["name"],
+              "w_embedding": WEIGHTS["embedding"], "w_attributes": WEIGHTS["attributes"], "run": run}
     with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM (SELECT 1 FROM nodes n WHERE {scope_where} LIMIT %s) s",
+                       [*scope_params, NEIGHBOUR_SCOPE_MAX + 1])
+        neighbours_too = cursor.fetchone()[0] <= NEIGHBOUR_SCOPE_MAX
+        cursor.execute(
+            "SELECT set_config('pg_trgm.similarity_threshold', %s, true), "
+            "set_config('ivfflat.probes', %s, true), set_config('hnsw.ef_search', %s, true), "
+            "set_config('ivfflat.iterative_scan', 'relaxed_order', true), "
+            "set_config('hnsw.iterative_scan', 'relaxed_order', true), "
+            "set_config('enable_seqscan', CASE WHEN (SELECT reltuples FROM pg_class WHERE oid = 'nodes'::regclass)"
+            " > %s THEN 'off' ELSE 'on' END, true)",
+            [str(NAME_THRESHOLD), str(int(config_get("ivfflat_probes_nodes"))),
+             str(max(int(config_get("hnsw_ef_search")), neighbours)), SEQSCAN_ROWS])
+        cursor.execute(f"DROP TABLE IF EXISTS {_TEMPORARY}")  # left by an earlier run in this transaction
+        in_scope = scope_where.replace("%s", "%(scope_{})s")
+        scope_named = {}
+        for index, value in enumerate(scope_params):
+            in_scope = in_scope.replace("%(scope_{})s", f"%(scope_{index})s", 1)
+            scope_named[f"scope_{index}"] = value
+        universe = universe_where
+        for index, value in enumerate(universe_params):
+            universe = universe.replace("%s", f"%(universe_{index})s", 1)
+            scope_named[f"universe_{index}"] = value
+        for what, sql in _find_steps(across_types=across_types, neighbours_too=neighbours_too):
+            sql = sql.replace("{in_scope}", in_scope).replace("{universe}", universe).replace(
+                "{neighbour_scope}", neighbour_where.replace("%s", "%(subtree)s"))
+            cursor.execute(sql, {**params, **scope_named})
+            if what == "names":
+                cursor.execute("SELECT count(*) FILTER (WHERE in_scope) FROM dup_names")
+                report.scanned = cursor.fetchone()[0]
+            elif what == "stored":
+                report.stored = cursor.rowcount
+            if progress:
+                progress(report, what)
         low_where, low_params = _scope_sql(node_type, subtree, "x")
         cursor.execute(f"""
             DELETE FROM duplicate_candidates c USING nodes x
             WHERE x.node_id = c.node_low_id AND {low_where} AND c.run_id <> %s
         """, [*low_params, run])
         report.removed = cursor.rowcount
+        cursor.execute(f"DROP TABLE {_TEMPORARY}")
+        cursor.execute("SELECT set_config('enable_seqscan', 'on', true)")
     report.seconds = time.perf_counter() - started_clock
     return report
 

@@ -6,6 +6,7 @@ from django.core.management import call_command
 from bench.planted import duplicates_plant
 from graph.errors import DUPLICATE_BAD_OPTION, DUPLICATE_BAD_PAIR
 from graph.models import DistinctPair, DuplicateCandidate
+from graph.services import duplicates
 from graph.services.duplicates import duplicates_find, pair_mark_distinct
 from graph.services.generator import graph_generate
 from kgsite.errors import DomainError, PermissionRefused
@@ -26,7 +27,12 @@ def planted():
     return _planted(1_500, PLANTED)
 
 
-def test_planted_duplicates_are_found_at_the_top(planted, capsys):
+@pytest.mark.parametrize("search", ["keys and neighbours", "keys only"])
+def test_planted_duplicates_are_found_at_the_top(planted, capsys, monkeypatch, search):
+    """A small scope adds each node's nearest neighbours to the blocking keys; a large one (the 100k benchmark)
+    has the keys only, which must find the planted duplicates alone."""
+    if search == "keys only":
+        monkeypatch.setattr(duplicates, "NEIGHBOUR_SCOPE_MAX", 0)
     report = duplicates_find()
     top = list(DuplicateCandidate.objects.order_by("-score", "candidate_id")
                .values_list("node_low_id", "node_high_id")[:2 * PLANTED])
@@ -34,7 +40,7 @@ def test_planted_duplicates_are_found_at_the_top(planted, capsys):
     recall = len(found) / len(planted)
     precision = len(found) / len(top)
     with capsys.disabled():
-        print(f"\nplanted duplicates: recall {recall:.2f} in the top {len(top)}, precision {precision:.2f}; "
+        print(f"\n{search}: planted duplicates: recall {recall:.2f} in the top {len(top)}, precision {precision:.2f}; "
               f"{report.stored} candidates from {report.scanned} nodes")
     assert report.scanned == 1_500 + PLANTED
     assert recall >= 0.9
@@ -134,3 +140,19 @@ def test_the_command_prints_the_best_pairs():
     out = StringIO()
     call_command("find_duplicates", "--top", "5", stdout=out)
     assert "Grace Hopper" in out.getvalue() and "1 candidate pair stored" in out.getvalue()
+
+
+@pytest.mark.parametrize("search", ["keys and neighbours", "keys only"])
+def test_a_small_scope_also_finds_duplicates_whose_names_share_no_key(monkeypatch, search):
+    """"USA" and "United States" share no blocking key; their embeddings and attributes say they are one."""
+    if search == "keys only":
+        monkeypatch.setattr(duplicates, "NEIGHBOUR_SCOPE_MAX", 0)
+    usa = NodeFactory(name="USA", node_type="place", embedded=True)
+    states = NodeFactory(name="United States", node_type="place", embedding=usa.embedding)
+    NodeFactory(name="Canada", node_type="place", embedded=True)
+    for node in (usa, states):
+        NodeAttributeFactory(node=node, attribute_key="capital", attribute_value="Washington")
+    duplicates_find(min_score=0.3)
+    found = DuplicateCandidate.objects.filter(node_low_id=min(usa.pk, states.pk),
+                                              node_high_id=max(usa.pk, states.pk)).exists()
+    assert found is (search == "keys and neighbours")

@@ -54,8 +54,8 @@ class Command(DomainCommand):
         report = duplicates_find(
             node_type=node_type, subtree=subtree, across_types=across_types, min_score=min_score,
             neighbours=neighbours,
-            progress=(lambda r: self.stdout.write(f"  {r.scanned:,} nodes compared, {r.stored:,} pairs")) if verbose
-            else None)
+            progress=(lambda r, step: self.stdout.write(f"  {step}: {r.scanned:,} nodes, {r.stored:,} pairs stored"))
+            if verbose else None)
         if top:
             best = DuplicateCandidate.objects.select_related("node_low", "node_high").order_by("-score",
                                                                                             "candidate_id")
