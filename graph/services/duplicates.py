@@ -1,10 +1,11 @@
 """Finding duplicate nodes, and curators' "not the same" (docs/duplicates.md).
 
-``duplicates_find`` scores candidate pairs set-based and bounded, never over all pairs: each node in scope is
-compared only with its nearest neighbours, ``duplicate_neighbours`` (k) of them by name (pg_trgm's ``%`` on the
-trigram index, most similar first) and k by embedding (pgvector's index, cosine), so a run does O(n·k) work. By
-default a node's neighbours have its type; ``across_types`` lifts that. ``subtree`` keeps both nodes of a pair
-inside a subtree.
+``duplicates_find`` scores candidate pairs set-based and bounded, never over all pairs. Nodes are paired by
+*blocking keys* (their normalised name, that name with any one character left out, and their words of four
+letters or more: two names one slip apart share a key), within blocks of at most ``BLOCK_MAX`` nodes; a scope of
+at most ``NEIGHBOUR_SCOPE_MAX`` nodes also pairs each node with its ``duplicate_neighbours`` (k) nearest
+neighbours by name (pg_trgm's ``%``) and by embedding (pgvector's index). By default both nodes of a pair have the
+same type; ``across_types`` lifts that. ``subtree`` keeps both nodes of a pair inside a subtree.
 
 Each pair found is scored from three pieces of evidence (docs/duplicates.md, "Scoring"):
 
@@ -15,9 +16,9 @@ Each pair found is scored from three pieces of evidence (docs/duplicates.md, "Sc
 
 ``score = (0.5·name + 0.3·embedding + 0.2·overlap) / (0.5 + 0.3 + 0.2)``, the embedding's weight left out of both
 sides when a node has none. Pairs scoring at least ``duplicate_min_score`` are stored in ``duplicate_candidates``;
-pairs marked "not the same" (``distinct_node_pairs``) are never stored. The scope's nodes are read in chunks of
-``CHUNK`` ids, each chunk one statement and one transaction; at the end, candidates of the scope that the run did
-not find again (another ``run_id``) are deleted.
+pairs marked "not the same" (``distinct_node_pairs``) are never stored. Scoring runs in passes that drop the pairs
+whose best possible score is already too low. The run is one transaction (temporary tables); at its end,
+candidates of the scope that it did not find again (another ``run_id``) are deleted.
 """
 
 from __future__ import annotations
