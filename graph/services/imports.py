@@ -69,6 +69,7 @@ class KindCounts:
     unchanged: int = 0
     skipped: int = 0
     rejected: int = 0  # relationships a curator rejected (docs/curation.md): never re-created by an import
+    redirected: int = 0  # of the skipped: node records whose key names a node merged into another (docs/duplicates.md)
 
     @property
     def total(self) -> int:
@@ -107,6 +108,8 @@ class ImportReport:
             if c.total:
                 lines.append(f"  {PLURAL[kind]}: {c.created:,} created, {c.updated:,} updated, "
                              f"{c.unchanged:,} unchanged, {c.skipped:,} skipped"
+                             + (f" ({c.redirected:,} merged into another node: what names them goes to it)"
+                                if c.redirected else "")
                              + (f", {c.rejected:,} left out as rejected by a curator" if c.rejected else ""))
         if self.records == 0:
             lines.append("  the files hold no record")
@@ -402,6 +405,30 @@ UPDATE import_keys k SET node_id = n.node_id FROM nodes n WHERE n.external_key =
 UPDATE import_keys k SET node_id = n.node_id FROM nodes n
 WHERE k.node_id IS NULL AND k.key ~ '^node-[0-9]{1,9}$' AND n.node_id = substr(k.key, 6)::integer
   AND n.external_key IS NULL;
+-- A key of a node merged into another (its external key, or node-<id>) leads to the survivor, following merges of
+-- merges (docs/duplicates.md, "Redirects"): what the file says of it goes to the survivor, and its own record is
+-- left out (the survivor keeps its fields) instead of bringing the duplicate back.
+ALTER TABLE import_keys ADD COLUMN redirected boolean NOT NULL DEFAULT false;
+WITH RECURSIVE named AS (
+    SELECT DISTINCT ON (k.key) k.key, m.survivor_id AS node_id, 1 AS hops
+    FROM import_keys k JOIN node_merges m
+      ON m.unmerged_at IS NULL
+     AND (m.merged_row ->> 'external_key' = k.key
+          OR (k.key ~ '^node-[0-9]{1,9}$' AND m.merged_node_id = substr(k.key, 6)::integer
+              AND m.merged_row ->> 'external_key' IS NULL))
+    WHERE k.node_id IS NULL
+    ORDER BY k.key, m.merged_at DESC
+), walked AS (
+    SELECT key, node_id, hops FROM named
+    UNION ALL
+    SELECT w.key, m.survivor_id, w.hops + 1
+    FROM walked w JOIN node_merges m ON m.merged_node_id = w.node_id AND m.unmerged_at IS NULL
+    WHERE w.hops < 20
+)
+UPDATE import_keys k SET node_id = n.node_id, redirected = true
+FROM walked w JOIN nodes n ON n.node_id = w.node_id
+WHERE k.key = w.key AND k.node_id IS NULL;
+ALTER TABLE stage_nodes ADD COLUMN redirected boolean NOT NULL DEFAULT false;
 ANALYZE import_keys;
 CREATE TEMP TABLE import_urls ON COMMIT DROP AS
 SELECT u.url, bool_or(u.in_file) AS in_file, NULL::integer AS resource_id FROM (
@@ -413,7 +440,8 @@ SELECT u.url, bool_or(u.in_file) AS in_file, NULL::integer AS resource_id FROM (
 CREATE UNIQUE INDEX ON import_urls (url);
 UPDATE import_urls u SET resource_id = r.resource_id FROM external_resources r WHERE r.url = u.url;
 ANALYZE import_urls;
-UPDATE stage_nodes s SET node_id = k.node_id FROM import_keys k WHERE k.key = s.key AND k.node_id IS NOT NULL;
+UPDATE stage_nodes s SET node_id = k.node_id, redirected = k.redirected FROM import_keys k
+WHERE k.key = s.key AND k.node_id IS NOT NULL;
 UPDATE stage_resources s SET resource_id = u.resource_id FROM import_urls u
 WHERE u.url = s.url AND u.resource_id IS NOT NULL;
 """
@@ -628,7 +656,8 @@ def _apply_nodes(cursor, report: ImportReport, user_id: int | None, progress: Pr
             counts.updated += _update(
                 cursor, table="nodes", alias="n",
                 stage_from="(stage_nodes s LEFT JOIN stage_nodes p ON p.key = s.parent_key)",
-                where=f"n.node_id = s.node_id AND s.depth = {int(depth)} AND NOT s.created", fields=fields,
+                where=f"n.node_id = s.node_id AND s.depth = {int(depth)} AND NOT s.created AND NOT s.redirected",
+                fields=fields,
                 extra=", updated_at = now()")
         done = _count(cursor, "SELECT count(*) FROM stage_nodes WHERE depth <= %s", [depth])
         progress(ImportProgress("nodes", done, total, done))
@@ -738,11 +767,14 @@ def _apply(cursor, report: ImportReport, user_id: int | None, progress: Progress
                                               stage_from="stage_references s", where="t.reference_id = s.reference_id",
                                               fields=REFERENCE_FIELDS)
 
+    counts["node"].redirected = _count(cursor, "SELECT count(*) FROM stage_nodes WHERE redirected")
+    matched["node"] -= counts["node"].redirected
     for kind, number in matched.items():
         if update:
             counts[kind].unchanged = number - counts[kind].updated
         else:
             counts[kind].skipped = number
+    counts["node"].skipped += counts["node"].redirected
 
 
 # --- The entry point ---------------------------------------------------------------------------------------------

@@ -478,3 +478,37 @@ def test_existing_attributes_are_matched_by_value(tmp_path):
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM node_attributes WHERE node_id = %s", [node.pk])
         assert cursor.fetchone()[0] == 2
+
+
+def test_keys_of_a_merged_node_lead_to_the_node_it_was_merged_into(tmp_path, graph_file):
+    """Re-importing a feed after a curator merged one of its nodes neither brings the duplicate back nor loses what
+    the feed says of it: that goes to the survivor, following merges of merges (docs/duplicates.md)."""
+    from graph.services.merges import node_merge, node_unmerge
+
+    run(graph_file)
+    python, abc = Node.objects.get(external_key="lang:python"), Node.objects.get(external_key="lang:abc")
+    admin_node = NodeFactory(name="ABC (language)", path=None)
+    node_merge(survivor_id=python.pk, merged_id=abc.pk)
+    merge = node_merge(survivor_id=admin_node.pk, merged_id=python.pk)  # and that one on again
+    later = [
+        {"kind": "node", "key": "lang:abc", "name": "ABC", "node_type": "language"},
+        {"kind": "attribute", "node": "lang:abc", "type": "year", "key": "last_release", "value": 1993},
+        {"kind": "relationship", "source": "lang:lang_new", "target": "lang:python", "type": "mentions"},
+        {"kind": "node", "key": "lang:lang_new", "name": "New", "node_type": "language"},
+    ]
+    before = Node.objects.count()
+    report = run(write_jsonl(tmp_path / "later.jsonl", later))
+    assert report.ok, report.lines()
+    assert report.counts["node"].created == 1 and report.counts["node"].redirected == 1
+    assert "1 merged into another node" in "\n".join(report.lines())
+    assert Node.objects.count() == before + 1  # only lang:lang_new; no "ABC" again
+    assert not Node.objects.filter(external_key="lang:abc").exists()
+    admin_node.refresh_from_db()
+    assert admin_node.name == "ABC (language)"  # the survivor keeps its own fields
+    assert NodeAttribute.objects.get(attribute_key="last_release").node_id == admin_node.pk
+    assert Relationship.objects.get(relationship_type="mentions").target_node_id == admin_node.pk
+
+    node_unmerge(merge_id=merge.merge_id)  # python exists again: its key is its own once more
+    report = run(write_jsonl(tmp_path / "again.jsonl", [
+        {"kind": "attribute", "node": "lang:python", "type": "note", "key": "k", "value": "v"}]))
+    assert report.ok and NodeAttribute.objects.get(attribute_type="note").node_id == python.pk
