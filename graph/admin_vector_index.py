@@ -39,6 +39,8 @@ from kgsite.admin import ReadOnlyAdmin
 
 WORKER_JOB = "optimize_vector_index"  # graph.services.maintenance.JOBS
 
+REBUILD_PERMISSION = "graph.rebuild_vector_index"  # the Administrator role (kgsite/roles.py)
+
 
 def _ms(value: float | None) -> str:
     return "—" if value is None else f"{value:,.1f} ms"
@@ -152,7 +154,7 @@ class VectorIndexBuildAdmin(ReadOnlyAdmin):
             "opts": self.opts,
             "title": "Vector index health",
             "health": [_health(table) for table in VectorTable.values],
-            "can_rebuild": request.user.is_superuser,
+            "can_rebuild": request.user.has_perm(REBUILD_PERMISSION),
             "rebuild_url": reverse("admin:graph_vectorindexbuild_rebuild"),
             "runs_url": reverse("admin:graph_vectorindexbuild_changelist"),
             "worker_check": last_check,
@@ -163,8 +165,8 @@ class VectorIndexBuildAdmin(ReadOnlyAdmin):
     def rebuild_view(self, request):
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        if not request.user.is_superuser:
-            raise PermissionDenied
+        if not request.user.has_perm(REBUILD_PERMISSION):
+            raise PermissionDenied(f"rebuilding a vector index needs the permission {REBUILD_PERMISSION}")
         table = request.POST.get("table", "")
         if table not in VectorTable.values:
             return HttpResponseBadRequest(f"unknown table {shorten(table, 40)!r}: nodes or external_resources")

@@ -74,6 +74,7 @@ class VectorIndexBuild(models.Model):
         db_table = "vector_index_builds"
         verbose_name = "vector index run"
         ordering = ["-started_at", "-id"]
+        permissions = [("rebuild_vector_index", "Can rebuild vector indexes")]
         constraints = [
             choices_check("table_name", VectorTable, "vector_index_builds_table_check"),
             choices_check("index_type", VectorIndexType, "vector_index_builds_type_check"),
