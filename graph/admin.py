@@ -68,6 +68,7 @@ from graph.services.merges import node_redirect
 from kgsite.admin import (
     CHECKBOX_BOOLEANS,
     BigTableAdmin,
+    HostileInputMixin,
     ReadOnlyAdmin,
     YesNoListFilter,
     distinct_values_filter,
@@ -227,8 +228,10 @@ class NodeForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # PathField.formfield() insists on its own form class (Meta.field_classes is overridden); refine it here.
-        self.fields["path"].__class__ = TextPathFormField
-        self.fields["path"].widget.attrs["class"] = "vLargeTextField"  # deep paths fit (48em, less on phones)
+        # (A view-only user's form has no fields: everything is shown read-only.)
+        if "path" in self.fields:
+            self.fields["path"].__class__ = TextPathFormField
+            self.fields["path"].widget.attrs["class"] = "vLargeTextField"  # deep paths fit (48em, less on phones)
 
     def clean_path(self):
         path = self.cleaned_data.get("path")
@@ -255,7 +258,7 @@ class NodeForm(forms.ModelForm):
 
 # --- Inlines on the node page --------------------------------------------------------------------------------
 
-class CompactInline(admin.TabularInline):
+class CompactInline(HostileInputMixin, admin.TabularInline):
     """One line per row: text columns as one-row text areas (they grow when typed into), a date and time as one
     text box, nullable booleans as checkboxes."""
 
@@ -750,6 +753,25 @@ class NodePairViewAdmin(MaterializedViewAdmin):
             return queryset, False
         nodes = search.nodes_named(term)
         return queryset.filter(search.any_of("source_node_id", nodes) | search.any_of("target_node_id", nodes)), False
+
+    def get_object(self, request, object_id, from_field=None):
+        """The views' "primary key" (``source_node_id``) is not unique (graph/models/views.py): the first row from
+        that node, never ``MultipleObjectsReturned``."""
+        node_id = search.term_id(str(object_id))
+        if node_id is None:
+            return None
+        return self.get_queryset(request).filter(source_node_id=node_id).order_by(*self.ordering or ()).first()
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """A row has no page of its own (several rows share the node id): the list of the rows from that node."""
+        node_id = search.term_id(str(object_id))
+        if node_id is None or self.get_object(request, object_id) is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        opts = self.model._meta
+        self.message_user(request, f"Rows of this view have no page of their own: these are the rows from node "
+                                   f"{node_id}.", messages.INFO)
+        return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
+                                    + f"?source_node_id={node_id}")
 
     @admin.display(description="source", ordering="source_node_id")
     def source(self, obj):

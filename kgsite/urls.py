@@ -4,6 +4,9 @@ from django.urls import include, path
 
 from kgsite.forms import EmailAuthenticationForm
 
+# A refusal names the permission it needed (the admin's own checks say nothing: kgsite/views.py).
+handler403 = "kgsite.views.permission_denied"
+
 # Password reset by email is not offered: kgsite sends no mail. Administrators set passwords in the admin.
 # One login page for the whole site: the admin's /admin/login/ redirects here (kgsite/admin.py).
 urlpatterns = [
