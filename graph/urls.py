@@ -8,6 +8,7 @@ from graph import (
     views_hierarchy,
     views_history,
     views_nodes,
+    views_ops,
     views_paths,
     views_review,
     views_search,
@@ -15,6 +16,10 @@ from graph import (
 
 urlpatterns = [
     path("", views_dashboard.DashboardView.as_view(), name="home"),
+    # Operations (docs/deployment.md): no login; /metrics checks its own credentials.
+    path("healthz", views_ops.healthz, name="healthz"),
+    path("healthz/web", views_ops.healthz_web, name="healthz_web"),
+    path("metrics", views_ops.metrics, name="metrics"),
     path("search/", views_search.SimilaritySearchView.as_view(), name="search"),
     path("search/nodes/", views_search.NodeSuggestionsView.as_view(), name="search_nodes"),
     path("nodes/<int:node_id>/", views_nodes.NodeDetailView.as_view(), name="node_detail"),

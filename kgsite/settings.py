@@ -72,6 +72,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "kgsite.request_id.RequestIdMiddleware",  # X-Request-ID, request timing for /metrics (docs/deployment.md)
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -216,9 +217,8 @@ PGHISTORY_ADMIN_MODEL = None  # no stock events admin: the node page and /histor
 
 SILENCED_SYSTEM_CHECKS = ["models.E032", "models.E034"]
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="WARNING")},
-}
+# Every log line carries the request id; JSON lines in production, text in development (docs/deployment.md).
+from kgsite.logs import logging_config  # noqa: E402
+
+LOGGING = logging_config(level=env.str("LOG_LEVEL", default="WARNING"),
+                         fmt=env.str("KGSITE_LOG_FORMAT", default="json" if PRODUCTION else "text"))

@@ -6,6 +6,7 @@ from graph.models.embeddings import EmbeddingQueueItem, VectorIndexBuild
 from graph.models.imports import ImportJob
 from graph.models.inference import InferenceQueueItem, MaintenanceRun
 from graph.models.nodes import Node
+from graph.models.ops import WorkerHeartbeat
 from graph.models.references import Reference
 from graph.models.relationships import Relationship
 from graph.models.resources import ExternalResource, NodeResourceLink
@@ -23,6 +24,6 @@ __all__ = [
     "EmbeddingSimilarityCache", "ExternalResource", "GraphConnectivityStats", "ImportJob", "InferenceQueueItem",
     "InferenceReason", "InferenceRejection", "MaintenanceRun", "MaterializedViewRefresh", "Node", "NodeAttribute",
     "NodeConfidenceCache", "NodeMerge", "NodeResourceLink", "PendingLink", "PopularEntityRanking", "Reference",
-    "Relationship", "RelationshipStrengthMatrix", "ReviewDecision", "VectorIndexBuild",
+    "Relationship", "RelationshipStrengthMatrix", "ReviewDecision", "VectorIndexBuild", "WorkerHeartbeat",
 ]
 from graph.models.history import EVENT_MODELS  # noqa: F401,E402  (registers the history triggers)

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pghistory
 from django.conf import settings
@@ -31,6 +32,7 @@ from kgsite.management.base import DomainCommand
 from kgsite.services import admin_account_ensure
 
 DEFAULT_BIND = "127.0.0.1:8000"
+GUNICORN_CONFIG = Path(settings.BASE_DIR) / "kgsite" / "gunicorn_conf.py"
 # Refresh the views after loading the demo only while the graph is this small: the similarity cache takes one
 # index lookup per embedded node (minutes at 100k); bigger graphs refresh with `refresh_views` (docs/schema.md).
 DEMO_REFRESH_LIMIT = 5_000
@@ -69,8 +71,9 @@ class Command(DomainCommand):
     def add_arguments(self, parser):
         parser.add_argument("--no-serve", action="store_true", help="Set up only; do not start gunicorn.")
         parser.add_argument("--bind", default=DEFAULT_BIND, help=f"HOST:PORT for gunicorn (default {DEFAULT_BIND}).")
-        parser.add_argument("--workers", default="2",
-                            help=f"Number of gunicorn workers, 1 to {MAX_WORKERS} (default 2).")
+        parser.add_argument("--workers", default=None,
+                            help=f"Number of gunicorn workers, 1 to {MAX_WORKERS} (default: kgsite/gunicorn_conf.py's, "
+                                 "from the CPU count or KGSITE_WORKERS).")
         parser.add_argument("--no-demo", action="store_true", help="Do not load the demo graph.")
         parser.add_argument("--debug", action="store_true",
                             help="Serve with DEBUG on (Django's debug pages; for development only).")
@@ -79,7 +82,7 @@ class Command(DomainCommand):
 
     def handle(self, *args, no_serve, bind, workers, no_demo, debug, no_worker, **options):
         host, port = parse_bind(bind)
-        workers = parse_workers(workers)
+        workers = parse_workers(workers) if workers is not None else None
         verbosity = options["verbosity"]
 
         # Not stdout=self.stdout: wrapping it again would put each "OK" of migrate on a line of its own.
@@ -138,7 +141,7 @@ class Command(DomainCommand):
         self.stdout.write("Stop:   press Ctrl+C")
         self._serve(bind, workers, debug, worker=not no_worker)
 
-    def _serve(self, bind: str, workers: int, debug: bool, worker: bool):
+    def _serve(self, bind: str, workers: int | None, debug: bool, worker: bool):
         """Collect the static files for the serving settings, then run gunicorn (and the worker) from the project
         root, so relative paths resolve, until Ctrl-C or until one of them ends."""
         env = serving_environment(debug)
@@ -199,6 +202,9 @@ def supervise(argvs: list[list[str]], *, cwd, env: dict[str, str], grace_seconds
     return status
 
 
-def gunicorn_argv(bind: str, workers: int) -> list[str]:
-    return [sys.executable, "-m", "gunicorn", "kgsite.wsgi:application",
-            "--bind", bind, "--workers", str(workers), "--access-logfile", "-"]
+def gunicorn_argv(bind: str, workers: int | None) -> list[str]:
+    """gunicorn with kgsite/gunicorn_conf.py (threads, timeouts, graceful restarts, JSON access log on stdout);
+    the options given here win over the file's values (docs/deployment.md)."""
+    argv = [sys.executable, "-m", "gunicorn", "--config", str(GUNICORN_CONFIG), "kgsite.wsgi:application",
+            "--bind", bind]
+    return argv + (["--workers", str(workers)] if workers is not None else [])

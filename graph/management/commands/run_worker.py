@@ -6,6 +6,7 @@ import threading
 
 from graph.management.commands.run_inference import stop_on_signals
 from graph.services.embeddings import EmbeddingSchedule
+from graph.services.heartbeat import Heartbeat
 from graph.services.import_jobs import ImportSchedule
 from graph.services.inference_worker import Mode, inference_worker_run, worker_identity
 from graph.services.maintenance import MaintenanceSchedule
@@ -44,7 +45,10 @@ class Command(DomainCommand):
         embeddings = EmbeddingSchedule(report=(lambda report: say(report.line())) if verbose else None)
         imports = ImportSchedule(worker=worker_identity(), report=say if verbose else None)
 
+        heartbeat = Heartbeat(worker_identity())  # /healthz and /metrics read it (docs/deployment.md)
+
         def between_batches():  # embeddings first: a renamed node's search waits on them; then a curator's upload
+            heartbeat.beat()
             embeddings.tick()
             if not stop.is_set():
                 imports.tick(stop)
@@ -52,9 +56,13 @@ class Command(DomainCommand):
                 schedule.tick()
 
         say(f"Worker {worker_identity()} started; stop it with Ctrl-C or SIGTERM.")
-        report = inference_worker_run(
-            mode=Mode.LOOP, batch_size=batch_size, stop=stop, between_batches=between_batches,
-            on_batch=(lambda outcome: say(outcome.line())) if verbose else None)
+        heartbeat.beat(force=True)
+        try:
+            report = inference_worker_run(
+                mode=Mode.LOOP, batch_size=batch_size, stop=stop, between_batches=between_batches,
+                on_batch=(lambda outcome: say(outcome.line())) if verbose else None)
+        finally:
+            heartbeat.stop()
         failures = embeddings.failures
         say(embeddings.total.line() + (f"; {failures:,} failed attempt{'s' * (failures != 1)} (see the log)"
                                        if failures else ""))
