@@ -27,7 +27,7 @@ from django.urls import path, reverse
 from config_admin import selectors, services
 from config_admin.models import ConfigAuditLog, SystemConfig
 from config_admin.values import ConfigError, ParameterRule, parse_value
-from kgsite.admin import ReadOnlyAdmin, YesNoListFilter
+from kgsite.admin import HostileInputMixin, ReadOnlyAdmin, YesNoListFilter
 from kgsite.errors import PermissionRefused
 
 
@@ -70,7 +70,7 @@ VALUE_TYPE_HELP = {
 
 
 @admin.register(SystemConfig)
-class SystemConfigAdmin(admin.ModelAdmin):
+class SystemConfigAdmin(HostileInputMixin, admin.ModelAdmin):
     form = ParameterValueForm
     search_fields = ("parameter_name", "description")
     list_filter = ("category",)

@@ -16,7 +16,6 @@ whoever asks (``config_deletion_refusal``).
 from __future__ import annotations
 
 import getpass
-import json
 from dataclasses import dataclass
 
 from django.db import DatabaseError, connection, transaction
@@ -28,13 +27,16 @@ from config_admin.models import SPEC_DEFAULT_PARAMETERS, SystemConfig
 from config_admin.values import (
     BAD_IMPORT_FILE,
     FORBIDDEN_CHANGE,
+    MAX_IMPORT_FILE_BYTES,
     POSTGRES_APPLY_REFUSED,
     UNKNOWN_PARAMETER,
     ConfigError,
     ParameterRule,
     parse_value,
+    reason_checked,
 )
 from kgsite.errors import require_permission
+from kgsite.forms import InputRefused, json_loads_untrusted
 
 EXPORT_FORMAT = "kgsite-config"
 EXPORT_VERSION = 1
@@ -73,13 +75,14 @@ def _say_who_and_why(actor: str, reason: str | None) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT set_config('kgsite.actor', %s, true), set_config('kgsite.reason', %s, true)",
-            [actor, (reason or "").strip()],
+            [actor.replace("\x00", ""), reason_checked(reason)],
         )
 
 
 def config_set(*, name: str, value, user=None, actor: str | None = None, reason: str | None = None) -> SystemConfig:
     """Validate and store ``value`` for parameter ``name``; one audit row if the value changes, none if not."""
     require_permission(user, CHANGE_PERMISSION, "change the configuration")
+    reason_checked(reason)
     with transaction.atomic():
         row = _locked_row(name)
         canonical, _typed = parse_value(ParameterRule.of(row), value)
@@ -95,6 +98,7 @@ def config_set(*, name: str, value, user=None, actor: str | None = None, reason:
 def config_reset(*, name: str, user=None, actor: str | None = None, reason: str | None = None) -> SystemConfig:
     """Set ``name`` back to its ``default_value`` (audited like any change)."""
     require_permission(user, CHANGE_PERMISSION, "change the configuration")
+    reason_checked(reason)
     with transaction.atomic():
         row = _locked_row(name)
         return config_set(name=name, value=row.default_value, user=user, actor=actor,
@@ -171,6 +175,7 @@ def config_import(*, data, user=None, actor: str | None = None, reason: str | No
     Returns the names whose value changed. Any bad entry refuses the whole file (nothing is written).
     """
     require_permission(user, CHANGE_PERMISSION, "change the configuration")
+    reason_checked(reason)
     pairs = _import_pairs(data)
     rows = {row.parameter_name: row for row in SystemConfig.objects.filter(parameter_name__in=[n for n, _ in pairs])}
     for name, value in pairs:
@@ -192,16 +197,49 @@ def config_import_file(*, path: str, user=None, actor: str | None = None, reason
     if "\x00" in path:
         raise ConfigError(f"cannot read {path!r}: a file name cannot contain a NUL character", code=BAD_IMPORT_FILE)
     try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
+        with open(path, "rb") as handle:
+            content = handle.read(MAX_IMPORT_FILE_BYTES + 1)  # never more: /dev/zero has no end
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}", code=BAD_IMPORT_FILE) from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path} is not valid JSON: {exc}", code=BAD_IMPORT_FILE) from exc
-    return config_import(data=data, user=user, actor=actor, reason=reason)
+    return config_import(data=config_file_data(content, path), user=user, actor=actor, reason=reason)
+
+
+def config_file_data(content: bytes | str, where: str):
+    """The JSON of a configuration file's ``content`` (read with a cap of one byte more than allowed), or
+    ``ConfigError`` (``BAD_IMPORT_FILE``): too large, not UTF-8, not JSON, or JSON no configuration is (nested
+    deeper than 100 levels, numbers of thousands of digits, NaN, NUL characters)."""
+    if len(content) > MAX_IMPORT_FILE_BYTES:
+        raise ConfigError(f"{where} is larger than {MAX_IMPORT_FILE_BYTES:,} bytes: not a configuration file",
+                          code=BAD_IMPORT_FILE)
+    try:
+        return json_loads_untrusted(content)
+    except InputRefused as exc:
+        raise ConfigError(f"{where} is not a usable JSON file: {exc.message}", code=BAD_IMPORT_FILE) from None
 
 
 # --- PostgreSQL's own settings ------------------------------------------------------------------------------
+
+def _auto_conf_settings(names: list[str]) -> dict[str, str] | None:
+    """What postgresql.auto.conf sets for ``names`` now (absent: not set there); None when the role may not read
+    ``pg_file_settings`` (then ALTER SYSTEM is refused too, before anything is written)."""
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT name, setting FROM pg_file_settings WHERE sourcefile LIKE %s AND name = ANY(%s) "
+                           "ORDER BY seqno", ["%postgresql.auto.conf", names])
+            return dict(cursor.fetchall())
+    except DatabaseError:
+        return None
+
+
+def _auto_conf_restore(names: list[str], before: dict[str, str] | None) -> None:
+    if before is None:
+        return
+    with connection.cursor() as cursor:
+        for name in names:
+            statement = (sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(name), sql.Literal(before[name]))
+                         if name in before else sql.SQL("ALTER SYSTEM RESET {}").format(sql.Identifier(name)))
+            cursor.execute(statement.as_string(cursor.connection))
+
 
 @dataclass(frozen=True)
 class PostgresApplyResult:
@@ -232,6 +270,14 @@ def postgres_settings_apply(*, user=None, names: list[str] | None = None) -> lis
     rows = [row for row in backed if names is None or row.parameter_name in names]
     if connection.in_atomic_block:
         raise ConfigError("PostgreSQL settings cannot be applied inside a transaction", code=POSTGRES_APPLY_REFUSED)
+    for row in rows:  # a value stored before the rules were this strict (or by plain SQL) stops everything first
+        try:
+            parse_value(ParameterRule.of(row), row.parameter_value)
+        except ConfigError as exc:
+            raise ConfigError(f"nothing was applied: the stored value is refused: {exc.message}", code=exc.code,
+                              parameter=row.parameter_name) from None
+    before = _auto_conf_settings([row.parameter_name for row in rows])
+    written = []
     try:
         with connection.cursor() as cursor:
             for row in rows:
@@ -239,8 +285,10 @@ def postgres_settings_apply(*, user=None, names: list[str] | None = None) -> lis
                     sql.Identifier(row.parameter_name), sql.Literal(row.parameter_value)
                 )
                 cursor.execute(statement.as_string(cursor.connection))
+                written.append(row.parameter_name)
             cursor.execute("SELECT pg_reload_conf()")
     except DatabaseError as exc:
+        _auto_conf_restore(written, before)  # all or nothing: what was written before the refusal is undone
         cause = exc.__cause__ or exc
         if getattr(cause, "sqlstate", None) == "42501":  # insufficient_privilege
             with connection.cursor() as cursor:
@@ -251,7 +299,8 @@ def postgres_settings_apply(*, user=None, names: list[str] | None = None) -> lis
                 "or GRANT ALTER SYSTEM ON PARAMETER); ask a DBA to apply them",
                 code=POSTGRES_APPLY_REFUSED, role=role,
             ) from exc
-        raise ConfigError(f"PostgreSQL refused the settings: {cause}", code=POSTGRES_APPLY_REFUSED) from exc
+        raise ConfigError(f"PostgreSQL refused the settings, so none was applied: {cause}",
+                          code=POSTGRES_APPLY_REFUSED) from exc
     running = selectors.postgres_running_settings([row.parameter_name for row in rows], fresh_connection=True)
     return [
         PostgresApplyResult(row.parameter_name, row.parameter_value, running[row.parameter_name].value,

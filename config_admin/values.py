@@ -25,6 +25,7 @@ NOT_FINITE = "RG-CFG-006"
 BAD_IMPORT_FILE = "RG-CFG-007"
 FORBIDDEN_CHANGE = "RG-CFG-008"  # never allowed: renaming a parameter, deleting one of the spec's defaults
 POSTGRES_APPLY_REFUSED = "RG-CFG-009"
+BAD_REASON = "RG-CFG-010"  # a reason (audit log) over MAX_REASON_LENGTH characters or with a NUL character
 
 
 class ConfigError(DomainError):
@@ -39,6 +40,8 @@ _FLOAT_RE = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,4})?$", r
 TRUE_WORDS = frozenset({"true", "t", "yes", "y", "on", "1"})
 FALSE_WORDS = frozenset({"false", "f", "no", "n", "off", "0"})
 MAX_TEXT_LENGTH = 10_000
+MAX_REASON_LENGTH = 2_000
+MAX_IMPORT_FILE_BYTES = 1_000_000  # a configuration file is a few kB; larger input is refused unread
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,17 @@ def parse_value(rule: ParameterRule, raw) -> tuple[str, object]:
     if "\x00" in value:
         raise _refuse(rule, text, WRONG_TYPE, "contains a NUL character")
     return value, value
+
+
+def reason_checked(reason) -> str:
+    """A change's reason as the audit log keeps it (stripped), or ``ConfigError`` (``BAD_REASON``)."""
+    text = "" if reason is None else str(reason)
+    if "\x00" in text:
+        raise ConfigError("the reason contains a NUL character, which the audit log cannot hold", code=BAD_REASON)
+    if len(text) > MAX_REASON_LENGTH:
+        raise ConfigError(f"the reason has {len(text):,} characters (at most {MAX_REASON_LENGTH:,})",
+                          code=BAD_REASON)
+    return text.strip()
 
 
 def _check_range(rule: ParameterRule, text: str, typed, convert) -> None:

@@ -28,6 +28,7 @@ from graph.models import ImportJob
 from graph.services.import_jobs import import_job_cancel, import_job_confirm, import_job_upload
 from graph.services.import_staging import KINDS
 from graph.services.imports import PLURAL
+from kgsite.admin import HostileInputMixin
 
 ACTIVE = (ImportStatus.UPLOADED, ImportStatus.CHECKING, ImportStatus.QUEUED, ImportStatus.RUNNING)
 NO_WORKER_AFTER = timedelta(seconds=30)
@@ -73,7 +74,7 @@ def _counts(report: dict) -> list[dict]:
 
 
 @admin.register(ImportJob)
-class ImportJobAdmin(admin.ModelAdmin):
+class ImportJobAdmin(HostileInputMixin, admin.ModelAdmin):
     list_display = ("id", "file_name", "status", "records", "created_by", "created_at", "finished_at")
     list_filter = ("status", "file_format")
     list_per_page = 50

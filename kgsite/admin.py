@@ -11,25 +11,62 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import (
+    ALL_VAR,
+    ERROR_FLAG,
+    IS_FACETS_VAR,
+    IS_POPUP_VAR,
+    ORDER_VAR,
+    PAGE_VAR,
+    SEARCH_VAR,
+    TO_FIELD_VAR,
+    ChangeList,
+)
+from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
 from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
+from django.contrib.auth.models import Group
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
-from django.db import connection, models
+from django.core.exceptions import (
+    EmptyResultSet,
+    FieldError,
+    FullResultSet,
+    PermissionDenied,
+    ValidationError,
+)
+from django.db import DataError, connection, models, transaction
 from django.db.models import Q
 from django.http import Http404
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 from django.utils.text import capfirst
+from django_ltree.fields import PathField
 
 from kgsite.db import EstimatedCountPaginator
 from kgsite.deletion import BLOCKER_CAP, DeletionBlocked, deletion_impact, queryset_delete
+from kgsite.forms import (
+    BAD_LIST_PARAMETER,
+    BAD_LTREE_PATH,
+    InputRefused,
+    SafeJSONFormField,
+    TextTooLongForIndex,
+    ltree_path_problem,
+)
 from kgsite.models import User
+from kgsite.numbers import whole_number
 
 DISTINCT_VALUES_LIMIT = 200
 DELETE_LISTED_OBJECTS = 100  # selected objects named on a delete confirmation page; the rest are counted
+LIST_PARAMETER_MAX_CHARS = 10_000  # a change list's query parameter (search, filter) longer than this is refused
+SEARCH_TERM_MAX_CHARS = 500
+ID_MAX = 2**31 - 1  # the spec's SERIAL ids
+# Change list parameters that are not lookups (Django's own, and the ones a popup or a return link carries).
+CHANGELIST_CONTROL_PARAMETERS = {ALL_VAR, ORDER_VAR, PAGE_VAR, SEARCH_VAR, IS_POPUP_VAR, TO_FIELD_VAR, ERROR_FLAG,
+                                 IS_FACETS_VAR, "_changelist_filters"}
 
 
 def distinct_values(table: str, column: str, limit: int = DISTINCT_VALUES_LIMIT) -> list:
@@ -99,7 +136,205 @@ def fieldsets_without(fieldsets, hidden: set[str]):
     return result
 
 
-class KgsiteModelAdmin(admin.ModelAdmin):
+# --- Hostile input: a clear refusal, never a 500 (docs/admin.md, "Hostile input") --------------------------------
+
+def search_term_safe(term) -> str:
+    """A search term as any admin searches it: NULs (which PostgreSQL text cannot hold) dropped, stripped, cut at
+    ``SEARCH_TERM_MAX_CHARS``."""
+    return str(term or "").replace("\x00", "").strip()[:SEARCH_TERM_MAX_CHARS]
+
+
+def _list_refusal(what: str, **context) -> InputRefused:
+    return InputRefused(f"the list cannot be shown: {what}; correct or remove it", code=BAD_LIST_PARAMETER,
+                        **context)
+
+
+def list_parameters_check(query) -> None:
+    """Refuse (``RG-INPUT-002``) query parameters no lookup can use: a NUL character in a name or a value, or a
+    value over ``LIST_PARAMETER_MAX_CHARS``."""
+    for name, values in query.lists():
+        shown = name.replace("\x00", "\\x00")[:60]
+        if "\x00" in name:
+            raise _list_refusal(f"the parameter name {shown!r} holds a NUL character", parameter=shown)
+        for value in values:
+            if "\x00" in value:
+                raise _list_refusal(f"the parameter {shown!r} holds a NUL character (%00)", parameter=shown)
+            if len(value) > LIST_PARAMETER_MAX_CHARS:
+                raise _list_refusal(f"the parameter {shown!r} has {len(value):,} characters (at most "
+                                    f"{LIST_PARAMETER_MAX_CHARS:,})", parameter=shown)
+
+
+def _compiles(queryset) -> None:
+    """Build the SQL of ``queryset`` (no query runs): bad lookup values (``__year=-1``, text for a number) fail here."""
+    try:
+        queryset.query.sql_with_params()
+    except (EmptyResultSet, FullResultSet):
+        pass
+
+
+class SafeChangeList(ChangeList):
+    """Django's change list, where a query parameter that cannot be used is a 400 page naming it
+    (``InputRefused``, ``RG-INPUT-002``), instead of a 500 (``?updated_at__year=-1``, ``?node_type=%00``, text for
+    an integer lookup) or Django's "Something's wrong with your database installation" page."""
+
+    def __init__(self, request, *args, **kwargs):
+        list_parameters_check(request.GET)
+        self._request = request
+        try:
+            super().__init__(request, *args, **kwargs)
+        except IncorrectLookupParameters as exc:
+            raise self._refusal(request, exc) from None
+
+    def get_queryset(self, request, exclude_parameters=None):
+        queryset = super().get_queryset(request, exclude_parameters)
+        try:
+            _compiles(queryset)
+        except (ValueError, TypeError, OverflowError, ValidationError, FieldError) as exc:
+            raise IncorrectLookupParameters(exc) from exc
+        return queryset
+
+    def get_results(self, request):
+        # The page's rows are read here, in a savepoint, so that a value PostgreSQL refuses (an ltree lookup that
+        # is no path, a number out of the column's range) is a refusal and leaves the transaction usable.
+        try:
+            with transaction.atomic(using=self.queryset.db):
+                super().get_results(request)
+                self.result_list = list(self.result_list)
+        except DataError as exc:
+            raise IncorrectLookupParameters(exc) from exc
+
+    def _culprit(self, request) -> str | None:
+        """The first lookup parameter that cannot be used on its own, if one can be named."""
+        for name, values in request.GET.lists():
+            if name in CHANGELIST_CONTROL_PARAMETERS:
+                continue
+            for value in values:
+                try:
+                    _compiles(self.root_queryset.filter(**{name: value}))
+                except FieldError:
+                    break  # not a field lookup (a list filter's own parameter): not decidable alone
+                except (ValueError, TypeError, OverflowError, ValidationError):
+                    return f"{name}={value[:60]!r}"
+        return None
+
+    def _refusal(self, request, exc: IncorrectLookupParameters) -> InputRefused:
+        cause = exc.args[0] if exc.args else exc.__cause__
+        if isinstance(cause, ValidationError):
+            why = "; ".join(cause.messages)
+        elif cause is not None and not isinstance(cause, IncorrectLookupParameters):
+            why = str(cause).splitlines()[0] if str(cause) else type(cause).__name__
+        else:
+            why = ""
+        culprit = self._culprit(request)
+        if culprit is None and not why:
+            page = request.GET.get(PAGE_VAR)
+            if page is not None:
+                return _list_refusal(f"there is no page {page[:20]!r}", parameter=PAGE_VAR)
+            return _list_refusal("a filter parameter is not one this list knows")
+        what = f"the filter {culprit}" if culprit else "a filter or search parameter"
+        return _list_refusal(f"{what} is not a value this column can hold" + (f" ({why[:200]})" if why else ""),
+                             parameter=culprit)
+
+
+def _usable_key(field: models.Field, value: str) -> bool:
+    """Whether ``value`` (from a form) can be looked up in ``field`` without the database refusing it."""
+    if "\x00" in value:
+        return False
+    if isinstance(field, models.IntegerField):
+        return whole_number(value[1:] if value.startswith("-") else value, 0, 2**63 - 1) is not None
+    try:
+        field.to_python(value)
+    except (ValidationError, ValueError, TypeError):
+        return False
+    return True
+
+
+class _SafeAutocompleteMixin:
+    """The selected value of an autocomplete is looked up when the form is redrawn: one that no key can be (text
+    for an integer id, a NUL) is left out instead of crashing the page (the field's own error says it is wrong)."""
+
+    def optgroups(self, name, value, attr=None):
+        remote = self.field.remote_field
+        key = remote.model._meta.get_field(getattr(remote, "field_name", None) or remote.model._meta.pk.name)
+        usable = [item for item in value if item is None or _usable_key(key, str(item))]
+        return super().optgroups(name, usable, attr)
+
+
+class SafeAutocompleteSelect(_SafeAutocompleteMixin, AutocompleteSelect):
+    pass
+
+
+class SafeAutocompleteSelectMultiple(_SafeAutocompleteMixin, AutocompleteSelectMultiple):
+    pass
+
+
+def ltree_path_validator(value) -> None:
+    text = "" if value is None else str(value)
+    if not text:
+        return
+    problem = ltree_path_problem(text)
+    if problem:
+        raise ValidationError(f"{BAD_LTREE_PATH}: not a usable path: {problem}", code=BAD_LTREE_PATH)
+
+
+def _btree_indexed_text(db_field: models.Field) -> bool:
+    """A text column without a length limit that a plain btree index (or a uniqueness rule) holds whole."""
+    if not isinstance(db_field, models.TextField) or isinstance(db_field, PathField) or db_field.max_length:
+        return False
+    if db_field.db_index or db_field.unique:
+        return True
+    meta = db_field.model._meta
+    for index in meta.indexes:
+        if type(index) is models.Index and db_field.name in (index.fields or ()):
+            return True
+    return any(isinstance(constraint, models.UniqueConstraint) and db_field.name in (constraint.fields or ())
+               for constraint in meta.constraints)
+
+
+class HostileInputMixin:
+    """What every kgsite admin page does with input an attacker (or a typo) sends, instead of a 500:
+
+    * change lists: ``SafeChangeList`` (a 400 page naming the parameter, ``RG-INPUT-002``);
+    * searches: NULs dropped and the term cut (``search_term_safe``);
+    * JSON fields: ``SafeJSONFormField`` (``RG-INPUT-001`` beside the field: depth, size, NUL, NaN, surrogates);
+    * ltree fields: ``ltree_path_validator`` (``RG-INPUT-003``: label length, path size for its index);
+    * text columns in a btree index: at most ``BTREE_TEXT_BYTES_MAX`` bytes (``RG-INPUT-004``);
+    * autocomplete widgets: a selected value that is no key is not looked up on redisplay.
+
+    ``tests/hostile/`` checks that every registered model admin has it.
+    """
+
+    def get_changelist(self, request, **kwargs):
+        return SafeChangeList
+
+    def get_search_results(self, request, queryset, search_term):
+        return super().get_search_results(request, queryset, search_term_safe(search_term))
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if isinstance(db_field, models.JSONField) and "form_class" not in kwargs:
+            kwargs["form_class"] = SafeJSONFormField
+        formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if formfield is not None:
+            if isinstance(db_field, PathField):
+                formfield.validators.append(ltree_path_validator)
+            elif _btree_indexed_text(db_field):
+                formfield.validators.append(TextTooLongForIndex())
+        return formfield
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        formfield = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if type(formfield.widget) is AutocompleteSelect:
+            formfield.widget.__class__ = SafeAutocompleteSelect
+        return formfield
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        formfield = super().formfield_for_manytomany(db_field, request, **kwargs)
+        if formfield is not None and type(formfield.widget) is AutocompleteSelectMultiple:
+            formfield.widget.__class__ = SafeAutocompleteSelectMultiple
+        return formfield
+
+
+class KgsiteModelAdmin(HostileInputMixin, admin.ModelAdmin):
     """The admin's defaults for kgsite's tables.
 
     * An add form shows no read-only fields: they hold what the database will fill in (timestamps, ``created_by``,
@@ -144,15 +379,16 @@ class BigTableAdmin(KgsiteModelAdmin):
         return super().get_search_fields(request) or self.exact_search_fields or self.id_search_fields
 
     def get_search_results(self, request, queryset, search_term):
-        term = search_term.strip()
+        term = search_term_safe(search_term)
         if not term:
             return queryset, False
         condition = Q()
         for field in self.exact_search_fields:
             condition |= Q(**{field: term})
-        if term.isdigit() and int(term) < 2**31:
+        number = whole_number(term, 0, ID_MAX)  # ASCII digits only: "²" passes str.isdigit, not int()
+        if number is not None:
             for field in self.id_search_fields:
-                condition |= Q(**{field: int(term)})
+                condition |= Q(**{field: number})
         if self.search_fields:
             matched, may_have_duplicates = super().get_search_results(request, queryset, search_term)
             return (matched | queryset.filter(condition) if condition else matched), may_have_duplicates
@@ -232,7 +468,7 @@ class BigTableAdmin(KgsiteModelAdmin):
         formset.save_m2m()
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(HostileInputMixin, admin.ModelAdmin):
     """For rows nobody edits by hand (materialized views, audit logs): no add, change, delete, nor a history
     (nobody edits them in the admin, so Django's history page would always be empty)."""
 
@@ -273,7 +509,7 @@ class EmailUserChangeForm(UserChangeForm):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(HostileInputMixin, DjangoUserAdmin):
     formfield_overrides = CHECKBOX_BOOLEANS
     form = EmailUserChangeForm
     add_form = EmailUserCreationForm
@@ -291,6 +527,14 @@ class UserAdmin(DjangoUserAdmin):
     add_fieldsets = (
         (None, {"classes": ("wide",), "fields": ("email", "first_name", "last_name", "password1", "password2")}),
     )
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(HostileInputMixin, DjangoGroupAdmin):
+    """Django's group admin, with the hostile-input rules of every kgsite admin."""
 
 
 @login_not_required

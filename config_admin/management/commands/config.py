@@ -11,7 +11,7 @@ import json
 import sys
 
 from config_admin import selectors, services
-from config_admin.values import BAD_IMPORT_FILE, UNKNOWN_PARAMETER, ConfigError
+from config_admin.values import BAD_IMPORT_FILE, MAX_IMPORT_FILE_BYTES, UNKNOWN_PARAMETER, ConfigError
 from kgsite.management.base import DomainCommand
 
 ACTIONS = ("list", "get", "set", "reset", "export", "import", "apply-postgres")
@@ -92,10 +92,8 @@ class Command(DomainCommand):
 
     def do_import(self, *, file, reason=None, actor, **_):
         if file == "-":
-            try:
-                data = json.load(sys.stdin)
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                raise ConfigError(f"standard input is not valid JSON: {exc}", code=BAD_IMPORT_FILE) from exc
+            stream = getattr(sys.stdin, "buffer", sys.stdin)
+            data = services.config_file_data(stream.read(MAX_IMPORT_FILE_BYTES + 1), "standard input")
             changed = services.config_import(data=data, actor=actor, reason=reason)
         else:
             changed = services.config_import_file(path=file, actor=actor, reason=reason)
