@@ -19,7 +19,8 @@ from datetime import UTC, datetime
 
 from django.core.exceptions import ImproperlyConfigured
 
-request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("kgsite_request_id", default="-")
+NO_REQUEST = "-"
+request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("kgsite_request_id", default=NO_REQUEST)
 
 LOG_FORMATS = ("json", "text")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"

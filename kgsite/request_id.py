@@ -4,7 +4,8 @@ Each request gets an id: the incoming ``X-Request-ID`` when it is safe (1 to 64 
 a proxy or load balancer sends: a UUID, a hex string), else a new one (32 hex characters). The id is
 
 * on ``request.request_id``,
-* in ``kgsite.logs.request_id_var`` while the request is handled, so every log line written for it carries it,
+* in ``kgsite.logs.request_id_var`` from the start of the request until its response is closed, so every log line
+  written for it carries it (Django's own ``django.request`` lines included),
 * on the response as ``X-Request-ID`` (and so in gunicorn's access log line, kgsite/gunicorn_conf.py).
 
 Anything else in the header (longer, other characters: a log-injection attempt) is ignored, never echoed.
@@ -20,8 +21,9 @@ import time
 import uuid
 
 from django.conf import settings
+from django.core.signals import request_finished
 
-from kgsite.logs import request_id_var
+from kgsite.logs import NO_REQUEST, request_id_var
 from kgsite.metrics import request_observe
 
 HEADER = "X-Request-ID"
@@ -51,13 +53,23 @@ class RequestIdMiddleware:
     def __call__(self, request):
         request_id = request_id_from(request.META.get(META_KEY))
         request.request_id = request_id
-        token = request_id_var.set(request_id)
+        # Kept until the response is closed (request_finished), not only until it leaves this middleware: Django
+        # logs a 4xx/5xx answer ("django.request") after the middleware chain returned.
+        request_id_var.set(request_id)
         started = time.perf_counter()
         try:
             response = self.get_response(request)
-            response[HEADER] = request_id
-            request_observe(view=view_label(request), method=request.method, status=response.status_code,
-                            seconds=time.perf_counter() - started)
-            return response
-        finally:
-            request_id_var.reset(token)
+        except BaseException:
+            request_id_var.set(NO_REQUEST)
+            raise
+        response[HEADER] = request_id
+        request_observe(view=view_label(request), method=request.method, status=response.status_code,
+                        seconds=time.perf_counter() - started)
+        return response
+
+
+def _request_finished(**kwargs):
+    request_id_var.set(NO_REQUEST)
+
+
+request_finished.connect(_request_finished, dispatch_uid="kgsite.request_id")

@@ -5,6 +5,7 @@ The slow test runs ``manage.py quickstart`` for real (gunicorn in a subprocess) 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -101,6 +102,27 @@ def test_quickstart_site_has_no_debug_pages_and_caches_static_files_for_ever(tmp
         status, headers, _body = _get(f"http://127.0.0.1:{port}{css[0]}")
         cache = headers.get("Cache-Control", "")
         assert status == 200 and "immutable" in cache and int(re.search(r"max-age=(\d+)", cache)[1]) >= 31536000
+
+        # kgsite/gunicorn_conf.py is in use: /healthz turns green once the worker beside it has beaten, and the
+        # access log is one JSON object per request, with the request id the client sent.
+        while True:
+            request = urllib.request.Request(f"http://127.0.0.1:{port}/healthz", headers={"X-Request-ID": "qs-1"})
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (loopback only)
+                    status, health = response.status, response.read().decode()
+            except urllib.error.HTTPError as error:
+                status, health = error.code, error.read().decode()
+            if status == 200 or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert status == 200 and '"worker": "ok"' in health, (health, (tmp_path / "quickstart.log").read_text())
+        def access_lines():
+            return [json.loads(line) for line in (tmp_path / "quickstart.log").read_text().splitlines()
+                    if line.startswith('{"time"') and '"type": "access"' in line]
+
+        while not any(entry["path"] == "/healthz" and entry["request_id"] == "qs-1" for entry in access_lines()):
+            assert time.monotonic() < deadline, access_lines()  # written just after the answer: wait for it
+            time.sleep(0.2)
     finally:
         os.killpg(server.pid, 15)
         server.wait(timeout=30)

@@ -55,6 +55,7 @@ def test_a_redirect_to_the_login_carries_an_id_too(client):
     assert response.status_code == 302 and response["X-Request-ID"] == "abc"
 
 
+@pytest.mark.django_db  # closing the response sends request_finished, which closes old database connections
 def test_the_id_is_in_the_context_only_during_the_request():
     seen = {}
 
@@ -66,7 +67,20 @@ def test_the_id_is_in_the_context_only_during_the_request():
 
     response = RequestIdMiddleware(view)(RequestFactory().get("/", HTTP_X_REQUEST_ID="req-42"))
     assert seen == {"var": "req-42", "attribute": "req-42"} and response["X-Request-ID"] == "req-42"
+    assert request_id_var.get() == "req-42"  # Django logs a 4xx/5xx after the middleware: still this request's
+    response.close()  # what the WSGI server does once the body is sent (request_finished)
     assert request_id_var.get() == "-"
+
+
+@pytest.mark.django_db
+def test_djangos_own_log_of_an_error_answer_carries_the_id(client, caplog):
+    with caplog.at_level(logging.WARNING, logger="django.request"):
+        response = client.get("/metrics", HTTP_X_REQUEST_ID="refused-1")
+    assert response.status_code == 401
+    [record] = [record for record in caplog.records if record.name == "django.request"]
+    assert "Unauthorized: /metrics" in record.getMessage()
+    assert JsonFormatter().format(record).count('"request_id": "refused-1"') == 1
+    assert request_id_var.get() == "-"  # the test client closed the response
 
 
 # --- Logs ----------------------------------------------------------------------------------------------------------
@@ -88,6 +102,7 @@ def restore_logging(settings):
     logging.config.dictConfig(settings.LOGGING)
 
 
+@pytest.mark.django_db
 def test_json_log_lines_carry_the_request_id(restore_logging):
     logger, stream = _configured_logger("json")
 
@@ -99,7 +114,7 @@ def test_json_log_lines_carry_the_request_id(restore_logging):
             logger.exception("failed")
         return HttpResponse("ok")
 
-    RequestIdMiddleware(view)(RequestFactory().get("/some/path", HTTP_X_REQUEST_ID="trace-1"))
+    RequestIdMiddleware(view)(RequestFactory().get("/some/path", HTTP_X_REQUEST_ID="trace-1")).close()
     logger.info("outside a request")
     lines = stream.getvalue().splitlines()
     assert len(lines) == 3, lines
