@@ -16,6 +16,11 @@ from tests.factories import USER_PASSWORD
 PUBLIC_URL_NAMES = {
     "login",
     "admin:login",
+    # Operations (docs/deployment.md): health checks have no session; /metrics checks a token or a permission
+    # itself and answers anonymous requests 401 (tests/graph/test_ops_endpoints.py).
+    "healthz",
+    "healthz_web",
+    "metrics",
 }
 
 # Admin URLs that take arguments, tried as well (the admin answers any of them with its login page).
