@@ -6,7 +6,8 @@
   inference, refreshes views and imports: add, change and delete on ``EDITED_MODELS`` and the graph's own
   actions (``EDITOR_ACTIONS``).
 * **Administrator** may do everything: every permission of the graph, the configuration (including applying it
-  to PostgreSQL), users and groups (so also vector-index rebuilds).
+  to PostgreSQL), users and groups (so also vector-index rebuilds), and the login-throttling records (to
+  release a locked-out account early).
 
 The rules are patterns over ``app_label.codename``, so a model added later joins the roles it belongs to. A
 migration creates the groups (``kgsite.0005``), and after every ``migrate`` (``post_migrate``) each group is set
@@ -32,7 +33,7 @@ ROLES: dict[str, tuple[str, ...]] = {
     VIEWER: _VIEW,
     EDITOR: _VIEW + tuple(f"graph.{action}_{model}" for model in EDITED_MODELS
                           for action in ("add", "change", "delete")) + EDITOR_ACTIONS,
-    ADMINISTRATOR: ("graph.*", "config_admin.*", "kgsite.*", "auth.*"),
+    ADMINISTRATOR: ("graph.*", "config_admin.*", "kgsite.*", "auth.*", "axes.*"),
 }
 
 

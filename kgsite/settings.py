@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "pgtrigger",
     "pghistory",
+    "axes",
     "graph.apps.GraphConfig",
     "config_admin.apps.ConfigAdminConfig",
 ]
@@ -81,8 +82,11 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "pghistory.middleware.HistoryMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "config_admin.middleware.SessionIdleTimeoutMiddleware",
     "kgsite.middleware.DomainErrorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a lockout into the lockout page (kgsite/accounts.py).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "kgsite.urls"
@@ -144,6 +148,21 @@ AUTH_USER_MODEL = "kgsite.User"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = None  # show templates/registration/logged_out.html
+# Login throttling (django-axes, docs/roles.md "Logging in"): AxesStandaloneBackend comes first and refuses a locked
+# out login before ModelBackend computes the password hash, so a flood of guesses costs no hashing. Failures are
+# counted per address and per account (either locks), for the cool-off only: nobody can lock a user out for good.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_MINUTES", default=15.0) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "kgsite.accounts.locked_out"
+AXES_USERNAME_CALLABLE = "kgsite.accounts.login_username"
+AXES_VERBOSE = False
+AXES_CLIENT_IP_CALLABLE = "kgsite.accounts.client_ip"  # REMOTE_ADDR, or the trusted proxies' X-Forwarded-For
+# How many reverse proxies in front of the site append to X-Forwarded-For (and may set X-Forwarded-Proto): 0 trusts
+# no forwarded header at all (docs/deployment.md).
+KGSITE_TRUSTED_PROXIES = env.int("KGSITE_TRUSTED_PROXIES", default=0)
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

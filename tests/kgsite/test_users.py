@@ -73,4 +73,5 @@ def test_admin_add_and_change_user(admin_client_for):
 
 def test_inactive_users_cannot_log_in(client):
     gone = UserFactory(is_active=False)
-    assert not client.login(username=gone.email, password=USER_PASSWORD)
+    response = client.post("/accounts/login/", {"username": gone.email, "password": USER_PASSWORD})
+    assert response.status_code == 200 and "_auth_user_id" not in client.session
