@@ -235,3 +235,37 @@ def test_metrics_gauges_follow_the_rows(admin_client_for):
     assert recall == 0.975  # the latest measurement, not the older one
     assert 0 <= _sample(text, "kgsite_worker_heartbeat_age_seconds") < 60
     assert _sample(text, "kgsite_workers_alive") == 1  # the dead worker's row is too old to count
+
+
+# --- The heartbeat of a real run_worker --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def workers(transactional_db, tmp_path):
+    from tests.worker_processes import Workers
+
+    started = Workers(tmp_path)
+    try:
+        yield started
+    finally:
+        print(started.describe())  # shown with a failure
+        started.stop_all()
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_run_worker_beats_while_running_and_forgets_its_row_when_stopped(workers, client):
+    import signal
+
+    from tests.worker_processes import scalar, wait_until
+
+    assert client.get("/healthz").status_code == 503  # no worker yet
+    worker = workers.start("heartbeat", "run_worker")
+    wait_until(lambda: scalar("SELECT count(*) FROM worker_heartbeats WHERE worker LIKE %s",
+                              [f"%:{worker.pid}"]) == 1,
+               timeout=60, what="the worker's heartbeat", describe=worker.describe)
+    assert client.get("/healthz").status_code == 200
+    worker.signal(signal.SIGTERM)
+    assert worker.wait(timeout=60) == 0, worker.describe()
+    assert scalar("SELECT count(*) FROM worker_heartbeats") == 0
+    assert client.get("/healthz").status_code == 503
