@@ -16,6 +16,7 @@ from __future__ import annotations
 BAD_ARGUMENTS = "RG-CMD-001"  # a command's arguments do not parse (argparse)
 BAD_OPTION_VALUE = "RG-CMD-002"  # an argument parses but its value is not acceptable
 PERMISSION_REFUSED = "RG-AUTH-001"  # the acting user lacks the permission a service requires
+SETTINGS_REFUSED = "RG-SET-001"  # the settings cannot be used (production without DATABASE_URL, a weak SECRET_KEY...)
 
 
 class DomainError(Exception):

@@ -25,3 +25,18 @@ class DomainErrorMiddleware:
         response = TemplateResponse(request, "domain_error.html", {"error": exception},
                                     status=exception.http_status)
         return response.render()
+
+
+class PermissionsPolicyMiddleware:
+    """``Permissions-Policy``: the browser features no page uses are off (``KGSITE_PERMISSIONS_POLICY``)."""
+
+    def __init__(self, get_response):
+        from django.conf import settings
+
+        self.get_response = get_response
+        self.policy = settings.KGSITE_PERMISSIONS_POLICY
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        response.headers.setdefault("Permissions-Policy", self.policy)
+        return response

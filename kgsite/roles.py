@@ -59,7 +59,11 @@ def sync_after_migrate(sender, *, using="default", apps=None, verbosity=1, **kwa
     from django.apps import apps as global_apps
     from django.contrib.auth.management import create_permissions
     from django.contrib.auth.models import Group, Permission
+    from django.db import connections
 
+    tables = set(connections[using].introspection.table_names())
+    if not {Group._meta.db_table, Permission._meta.db_table, "django_content_type"} <= tables:
+        return  # migrated backwards past auth or contenttypes: nothing to give roles to
     for config in global_apps.get_app_configs():
         create_permissions(config, verbosity=0, using=using)
     roles_sync(Group, Permission)

@@ -49,6 +49,11 @@ if not SECRET_KEY:
     if PRODUCTION:
         raise ImproperlyConfigured("SECRET_KEY must be set when KGSITE_MODE=production")
     SECRET_KEY = _development_secret_key()
+elif PRODUCTION and (len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith("django-insecure-")):
+    # What Django's security check W009 asks: a short, repetitive or generated-for-development key is guessable.
+    raise ImproperlyConfigured("SECRET_KEY must be at least 50 characters with at least 5 different ones, and not a "
+                               "django-insecure- key, when KGSITE_MODE=production; make one with: python -c "
+                               "'import secrets; print(secrets.token_urlsafe(50))'")
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]"])
 if PRODUCTION and not ALLOWED_HOSTS:
@@ -67,12 +72,15 @@ INSTALLED_APPS = [
     "pgtrigger",
     "pghistory",
     "axes",
+    "csp",
     "graph.apps.GraphConfig",
     "config_admin.apps.ConfigAdminConfig",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "kgsite.middleware.PermissionsPolicyMiddleware",
     "kgsite.request_id.RequestIdMiddleware",  # X-Request-ID, request timing for /metrics (docs/deployment.md)
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -192,17 +200,38 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = not KGSITE_STATIC_MANIFEST
 
-# --- Security ------------------------------------------------------------------------------------------------
+# --- Security (docs/deployment.md, "Security headers") --------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# Every page satisfies this policy, in development too (so the browser tests see a violation): scripts only from
+# the site's static files, never inline; inline style attributes are allowed (the admin and the SVG pictures use
+# them).
+from csp.constants import NONE, SELF, UNSAFE_INLINE  # noqa: E402
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF], "script-src": [SELF], "style-src": [SELF, UNSAFE_INLINE], "img-src": [SELF, "data:"],
+        "font-src": [SELF], "connect-src": [SELF], "object-src": [NONE], "base-uri": [SELF],
+        "form-action": [SELF], "frame-ancestors": [NONE],
+    },
+}
+# Browser features no page uses, switched off (kgsite.middleware.PermissionsPolicyMiddleware).
+KGSITE_PERMISSIONS_POLICY = ("accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), "
+                             "microphone=(), payment=(), usb=()")
 if PRODUCTION:
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # X-Forwarded-Proto says "https" only when a trusted proxy sets it (KGSITE_TRUSTED_PROXIES above): from
+    # anyone else it would let a plain-HTTP client pass for a secure one.
+    if KGSITE_TRUSTED_PROXIES:
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
     CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
-    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 30)
-    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+    # One year, subdomains and preload: what `check --deploy` asks (W004, W005, W021). A site that must stay
+    # reachable over plain HTTP on a subdomain sets SECURE_HSTS_INCLUDE_SUBDOMAINS=false (and gets W005).
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
 
 # How often (seconds) a process compares its cached configuration with config_version (docs/configuration.md).
 KGSITE_CONFIG_CHECK_SECONDS = env.float("KGSITE_CONFIG_CHECK_SECONDS", default=1.0)

@@ -60,7 +60,7 @@ def test_the_first_connection_starts_the_embedded_server(tmp_path):
 
 
 def test_production_without_database_url_refuses_to_start(tmp_path):
-    result = _run(SETUP, tmp_path / "pgdata", KGSITE_MODE="production", SECRET_KEY="x" * 50,
+    result = _run(SETUP, tmp_path / "pgdata", KGSITE_MODE="production", SECRET_KEY="a-long-and-varied-key-" * 3,
                   ALLOWED_HOSTS="kg.example.org")
     assert result.returncode != 0
     assert "DATABASE_URL must be set when KGSITE_MODE=production" in result.stderr
