@@ -27,7 +27,7 @@ from django.urls import path, reverse
 from config_admin import selectors, services
 from config_admin.models import ConfigAuditLog, SystemConfig
 from config_admin.values import ConfigError, ParameterRule, parse_value
-from kgsite.admin import HostileInputMixin, ReadOnlyAdmin, YesNoListFilter
+from kgsite.admin import HostileInputMixin, ReadOnlyAdmin, YesNoListFilter, list_parameters_check
 from kgsite.errors import PermissionRefused
 
 
@@ -132,6 +132,7 @@ class SystemConfigAdmin(HostileInputMixin, admin.ModelAdmin):
     def changelist_view(self, request, extra_context=None):
         if not self.has_view_or_change_permission(request):
             raise PermissionDenied
+        list_parameters_check(request.GET)  # the overview reads only ?category=; NUL or megabytes are refused
         category = request.GET.get("category") or None
         context = {
             **self.admin_site.each_context(request),

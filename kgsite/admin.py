@@ -25,11 +25,9 @@ from django.contrib.admin.views.main import (
 )
 from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
 from django.contrib.auth import REDIRECT_FIELD_NAME
-from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
-from django.contrib.auth.models import Group
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import (
     EmptyResultSet,
@@ -38,7 +36,7 @@ from django.core.exceptions import (
     PermissionDenied,
     ValidationError,
 )
-from django.db import DataError, connection, models, transaction
+from django.db import DataError, ProgrammingError, connection, models, transaction
 from django.db.models import Q
 from django.http import Http404
 from django.urls import NoReverseMatch, reverse
@@ -156,6 +154,9 @@ def list_parameters_check(query) -> None:
         shown = name.replace("\x00", "\\x00")[:60]
         if "\x00" in name:
             raise _list_refusal(f"the parameter name {shown!r} holds a NUL character", parameter=shown)
+        if name.endswith("__range"):  # Django would pass the text as the range's list of bounds, one per character
+            raise _list_refusal(f"the parameter {shown!r} is a range lookup, which lists do not take (use __gte and "
+                                "__lte)", parameter=shown)
         for value in values:
             if "\x00" in value:
                 raise _list_refusal(f"the parameter {shown!r} holds a NUL character (%00)", parameter=shown)
@@ -170,6 +171,13 @@ def _compiles(queryset) -> None:
         queryset.query.sql_with_params()
     except (EmptyResultSet, FullResultSet):
         pass
+
+
+def _refused_value(exc: Exception) -> bool:
+    """Whether PostgreSQL refused a value (data exceptions, SQLSTATE class 22; an ltree or regex that does not
+    parse, 42601 / 2201B), not the query itself (a missing column is a bug)."""
+    state = getattr(exc.__cause__, "sqlstate", None) or ""
+    return state.startswith("22") or state == "42601"
 
 
 class SafeChangeList(ChangeList):
@@ -200,7 +208,9 @@ class SafeChangeList(ChangeList):
             with transaction.atomic(using=self.queryset.db):
                 super().get_results(request)
                 self.result_list = list(self.result_list)
-        except DataError as exc:
+        except (DataError, ProgrammingError) as exc:
+            if not _refused_value(exc):
+                raise
             raise IncorrectLookupParameters(exc) from exc
 
     def _culprit(self, request) -> str | None:
@@ -306,6 +316,13 @@ class HostileInputMixin:
 
     def get_changelist(self, request, **kwargs):
         return SafeChangeList
+
+    def get_inline_instances(self, request, obj=None):
+        inlines = super().get_inline_instances(request, obj)
+        for inline in inlines:
+            if not isinstance(inline, HostileInputMixin):
+                inline.__class__ = with_hostile_input_rules(type(inline))
+        return inlines
 
     def get_search_results(self, request, queryset, search_term):
         return super().get_search_results(request, queryset, search_term_safe(search_term))
@@ -529,12 +546,32 @@ class UserAdmin(HostileInputMixin, DjangoUserAdmin):
     )
 
 
-admin.site.unregister(Group)
+def with_hostile_input_rules(admin_class: type) -> type:
+    """``admin_class`` with ``HostileInputMixin`` in front (itself if it has it already)."""
+    if issubclass(admin_class, HostileInputMixin):
+        return admin_class
+    return type(admin_class.__name__, (HostileInputMixin, admin_class),
+                {"__module__": admin_class.__module__, "__doc__": admin_class.__doc__})
 
 
-@admin.register(Group)
-class GroupAdmin(HostileInputMixin, DjangoGroupAdmin):
-    """Django's group admin, with the hostile-input rules of every kgsite admin."""
+class KgsiteAdminSite(admin.AdminSite):
+    """The admin site: every model admin registered on it, Django's and other apps' included (groups, the login
+    lockouts), gets ``HostileInputMixin``, so no change list, search or form of any app answers a 500 to input."""
+
+    def register(self, model_or_iterable, admin_class=None, **options):
+        return super().register(model_or_iterable, with_hostile_input_rules(admin_class or admin.ModelAdmin),
+                                **options)
+
+
+def _site_with_hostile_input_rules(site: admin.AdminSite) -> None:
+    """Make ``site`` a ``KgsiteAdminSite``, its admins registered so far included (apps listed before kgsite)."""
+    site.__class__ = KgsiteAdminSite
+    for model, model_admin in list(site._registry.items()):
+        if not isinstance(model_admin, HostileInputMixin):
+            site._registry[model] = with_hostile_input_rules(type(model_admin))(model, site)
+
+
+_site_with_hostile_input_rules(admin.site)
 
 
 @login_not_required

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import sys
 
+from graph.errors import EXPORT_BAD_OPTION, GraphError
 from graph.services.exports import EMBEDDINGS, FORMATS, graph_export
+from kgsite.forms import ltree_path_problem
 from kgsite.management.base import DomainCommand
 
 
@@ -27,6 +29,10 @@ class Command(DomainCommand):
                             help="Which vectors to write: those users supplied (default), all, or none.")
 
     def handle(self, *args, path, file_format, subtree, types, embeddings, **options):
+        problem = ltree_path_problem(subtree) if subtree is not None else None
+        if problem:  # before PostgreSQL would refuse it with a syntax error
+            raise GraphError(f"--subtree {subtree[:60]!r} is not a usable ltree path: {problem}",
+                             code=EXPORT_BAD_OPTION)
         stdout = sys.stdout.buffer if path == "-" else None
         report = graph_export(path=path, file_format=file_format, subtree=subtree, types=types,
                               embeddings=embeddings, stdout=stdout)

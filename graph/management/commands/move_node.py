@@ -5,14 +5,16 @@ from __future__ import annotations
 from graph.services.hierarchy import node_move
 from kgsite.errors import InvalidArgument
 from kgsite.management.base import DomainCommand
+from kgsite.numbers import whole_number
 
 MAX_ID = 2**31 - 1  # node ids are PostgreSQL integers
 
 
 def _node_id(text: str) -> int:
-    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_ID:
-        raise InvalidArgument(f"a node id is a whole number from 1 to {MAX_ID}; got {text!r}")
-    return int(text)
+    node_id = whole_number(text, 1, MAX_ID)  # ASCII digits, never int() of thousands of digits
+    if node_id is None:
+        raise InvalidArgument(f"a node id is a whole number from 1 to {MAX_ID}; got {text[:40]!r}")
+    return node_id
 
 
 class Command(DomainCommand):
