@@ -91,13 +91,19 @@ def read_pid_file(data_dir: Path) -> ServerInfo | None:
 
 
 def _pid_alive(pid: int) -> bool:
+    """Whether ``pid`` runs. A zombie does not: a postmaster killed with SIGKILL stays one until its parent (the
+    process that started it, when that was this one) reaps it, and must not pass for a running server."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state not in {"Z", "X"}
 
 
 def running_server(data_dir: Path) -> ServerInfo | None:
@@ -249,6 +255,21 @@ def _remove_stale_pid_file(data_dir: Path) -> None:
         file=sys.stderr,
     )
     pid_file.unlink(missing_ok=True)
+    _remove_stale_socket_lock(data_dir)
+
+
+def _remove_stale_socket_lock(data_dir: Path) -> None:
+    """The socket's lock file of a server that died: PostgreSQL refuses to start while the pid it names exists,
+    and a postmaster killed with SIGKILL lingers as a zombie where nothing reaps orphans (a container whose first
+    process is not an init): it exists, but it is no server."""
+    lock = socket_dir(data_dir) / f".s.PGSQL.{SOCKET_PORT}.lock"
+    try:
+        first_line = lock.read_text().splitlines()[0].strip()
+    except (FileNotFoundError, IndexError):
+        return
+    if first_line.lstrip("-").isdigit() and _pid_alive(abs(int(first_line))):
+        return
+    lock.unlink(missing_ok=True)
 
 
 def _is_postmaster_of(pid: int, data_dir: Path) -> bool:

@@ -6,6 +6,8 @@ from kgsite.forms import EmailAuthenticationForm
 
 # A refusal names the permission it needed (the admin's own checks say nothing: kgsite/views.py).
 handler403 = "kgsite.views.permission_denied"
+# An unreachable database is a 503 that says so (and the next request reconnects), not a 500.
+handler500 = "kgsite.views.server_error"
 
 # Password reset by email is not offered: kgsite sends no mail. Administrators set passwords in the admin.
 # One login page for the whole site: the admin's /admin/login/ redirects here (kgsite/admin.py).

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+
 from django.apps import apps
+from django.db import DatabaseError, InterfaceError, OperationalError
+from django.http import HttpResponse, HttpResponseServerError
 from django.shortcuts import render
+from django.template import loader
 
 # What each of the admin's own views needs (Django checks these and raises PermissionDenied without saying which).
 _ADMIN_VIEWS = {"changelist": ("view", "change"), "change": ("view", "change"), "history": ("view", "change"),
@@ -33,3 +38,18 @@ def permission_denied(request, exception=None):
     permission the admin view needs."""
     message = str(exception) if exception is not None and str(exception) else permission_needed(request)
     return render(request, "403.html", {"exception": message}, status=403)
+
+
+RETRY_AFTER_SECONDS = 5
+
+
+def server_error(request):
+    """500, except when the database is unreachable: a 503 saying so, with ``Retry-After``. The next request
+    connects afresh (a broken connection is closed when the request ends), and with the embedded server that new
+    connection starts PostgreSQL again (kgsite/backends/embedded): the site answers again within seconds."""
+    error = sys.exc_info()[1]
+    if isinstance(error, (OperationalError, InterfaceError)) or (
+            isinstance(error, DatabaseError) and "connection" in str(error).lower()):
+        page = loader.get_template("503.html").render({"retry_after": RETRY_AFTER_SECONDS})
+        return HttpResponse(page, status=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+    return HttpResponseServerError(loader.get_template("500.html").render())

@@ -10,7 +10,7 @@ PARAMETER_MIGRATIONS = [importlib.import_module(name) for name in (
     "graph.migrations.0010_confidence", "graph.migrations.0011_scalable_views",
     "graph.migrations.0013_inference", "graph.migrations.0014_embeddings_and_vector_indexes",
     "graph.migrations.0015_imports_and_crawling", "graph.migrations.0016_curation",
-    "graph.migrations.0017_duplicates_merges_history")]
+    "graph.migrations.0017_duplicates_merges_history", "config_admin.migrations.0005_session_idle_minutes")]
 SPEC_DEFAULTS = importlib.import_module("config_admin.migrations.0002_default_parameters")
 
 

@@ -2,7 +2,7 @@
 
 from django.db import migrations
 
-ADD_SQL = """
+PARAMETERS_SQL = """
 INSERT INTO system_config (parameter_name, parameter_value, parameter_type, description, default_value,
                            min_value, max_value, requires_restart, category) VALUES
 ('session_idle_minutes', '120', 'integer',
@@ -20,5 +20,5 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunSQL(ADD_SQL, REMOVE_SQL),
+        migrations.RunSQL(PARAMETERS_SQL, REMOVE_SQL),
     ]

@@ -226,7 +226,8 @@ def test_every_migration_is_reversible():
         with connect(db) as conn:
             before = snapshot(conn.cursor())
         assert_spec_catalog(before, "the migrated database")
-        for app in ("graph", "pghistory", "config_admin", "admin", "sessions", "axes", "kgsite", "auth", "contenttypes"):
+        for app in ("graph", "pghistory", "config_admin", "admin", "sessions", "axes", "kgsite", "auth",
+                    "contenttypes"):
             manage(db, "migrate", app, "zero", "--verbosity", "0")
         with connect(db) as conn:
             emptied = snapshot(conn.cursor())
