@@ -82,3 +82,40 @@ def test_no_template_has_an_inline_script():
                     or '="javascript:' in lowered or " onclick=" in lowered or " onload=" in lowered:
                 offenders.append(f"{path.relative_to(BASE_DIR)}:{line_number}: {line.strip()}")
     assert not offenders, "\n".join(offenders)
+
+
+@pytest.mark.slow
+def test_the_served_site_collects_its_static_files_when_it_starts(tmp_path):
+    """gunicorn with kgsite/gunicorn_conf.py, on an empty STATIC_ROOT: the first page and its stylesheet load."""
+    import re
+    import signal
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {key: value for key, value in os.environ.items() if key not in {"DATABASE_URL", "KGSITE_MODE"}}
+    env.update(KGSITE_BIND=f"127.0.0.1:{port}", KGSITE_WORKERS="1", DEBUG="false", KGSITE_STATIC_MANIFEST="true",
+               STATIC_ROOT=str(tmp_path / "static"), KGSITE_DATA_DIR=str(tmp_path / "pgdata"))
+    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "kgsite/gunicorn_conf.py", "kgsite.wsgi"],
+                              cwd=BASE_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    try:
+        page = None
+        for _ in range(240):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/accounts/login/", timeout=5) as response:
+                    page = response.read().decode()
+                    break
+            except OSError:
+                time.sleep(0.25)
+        assert page is not None, "the site did not answer"
+        stylesheet = re.search(r'href="(/static/kgsite/site\.[0-9a-f]{12}\.css)"', page)
+        assert stylesheet, "the page does not link the hashed stylesheet"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{stylesheet.group(1)}", timeout=5) as response:
+            assert response.status == 200 and "immutable" in response.headers["Cache-Control"]
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)

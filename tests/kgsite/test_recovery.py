@@ -76,7 +76,8 @@ def serve(tmp_path):
         port = free_port()
         env = {key: value for key, value in os.environ.items() if key not in {"DATABASE_URL", "KGSITE_MODE"}}
         env.update(KGSITE_BIND=f"127.0.0.1:{port}", KGSITE_WORKERS="2", KGSITE_THREADS="1", DEBUG="false",
-                   KGSITE_STATIC_MANIFEST="false", KGSITE_DATA_DIR=str(tmp_path / "embedded"), **env_changes)
+                   KGSITE_STATIC_MANIFEST="false", KGSITE_COLLECTSTATIC="0",
+                   KGSITE_DATA_DIR=str(tmp_path / "embedded"), **env_changes)
         process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "kgsite/gunicorn_conf.py", "kgsite.wsgi"],
                                    cwd=BASE_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                    start_new_session=True)
