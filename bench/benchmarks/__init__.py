@@ -17,6 +17,7 @@ MODULES = (
     "bench.benchmarks.imports",
     "bench.benchmarks.curation",
     "bench.benchmarks.history",
+    "bench.benchmarks.load",
 )
 
 
