@@ -3,12 +3,13 @@
 logged-in clients for ``DURATION_SECONDS`` (after ``WARMUP_SECONDS`` not counted).
 
 Set-up: a superuser ``load@kgsite.invalid`` with a fresh random password in the bench database, ``collectstatic``
-into a temporary ``STATIC_ROOT`` (hashed names, as production), then ``gunicorn -c kgsite/gunicorn_conf.py
-kgsite.wsgi`` in its own process group with ``KGSITE_MODE=production`` (a random 64-character ``SECRET_KEY``,
-``ALLOWED_HOSTS=127.0.0.1``, and ``SECURE_SSL_REDIRECT``, ``SESSION_COOKIE_SECURE``, ``CSRF_COOKIE_SECURE`` off:
-plain HTTP on loopback) on a free loopback port, ``PROMETHEUS_MULTIPROC_DIR`` in the temporary directory, access log
-to a file; ready when ``/healthz/web`` answers 200. The ids and names the clients use are drawn once, by random
-primary keys (index probes, never a scan of a big table).
+into a temporary ``STATIC_ROOT`` (hashed names, as production; ``KGSITE_COLLECTSTATIC=0`` then), then
+``gunicorn -c kgsite/gunicorn_conf.py kgsite.wsgi`` in its own process group with ``KGSITE_MODE=production``
+(a random 64-character ``SECRET_KEY``, ``ALLOWED_HOSTS=127.0.0.1``, and ``SECURE_SSL_REDIRECT``,
+``SESSION_COOKIE_SECURE``, ``CSRF_COOKIE_SECURE`` off: plain HTTP on loopback) on a free loopback port,
+``PROMETHEUS_MULTIPROC_DIR`` in the temporary directory, access log to a file; ready when ``/healthz/web`` answers
+200. The ids and names the clients use are drawn once, by random primary keys (index probes, never a scan of a big
+table).
 
 Each client is a thread with one keep-alive ``http.client`` connection that logs in through ``/accounts/login/``
 (GET for the CSRF token, POST the form) and then requests, at random by ``MIX``'s weights: node pages of typical
@@ -24,10 +25,12 @@ reads the CPU time of the gunicorn workers (every thread of the master's childre
 schedstat``, nanoseconds) and of the PostgreSQL backends they hold (``application_name``); the baseline's figure
 is the capacity, cores (``os.sched_getaffinity``) divided by the median CPU seconds of one request, so that
 **ratio** is the fraction of capacity reached (target 0.8). The single client's requests/s and p50 are in the
-quality column too, with the load averages before and after (the machine is shared), the client's own CPU, and the
-server's workers and threads.
+quality column too, with the server's workers and threads, the client's own CPU, and, since the machine may be
+shared, the load averages before and after and the share of the cores that other processes used meanwhile (all
+CPU time of ``/proc/stat`` but idle and iowait, less the server's and the client's; steal apart).
 
-``python -m bench --scale 100k --only load`` runs it (about a minute and a half).
+``python -m bench --scale 100k --only load.mixed`` runs it alone (about a minute and a half; ``--only load`` also
+runs ``bulk_load.*``).
 """
 
 from __future__ import annotations
@@ -145,6 +148,19 @@ def _children(pid: int) -> list[int]:
                 except (OSError, ValueError, IndexError):
                     pass
         return found
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, steal) CPU seconds of the whole machine since boot: ``/proc/stat``'s first line, all but idle and
+    iowait (guest time is inside user time already)."""
+    try:
+        with open("/proc/stat") as handle:
+            fields = [int(value) for value in handle.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return math.nan, math.nan
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (user + nice + system + irq + softirq) / ticks, steal / ticks
 
 
 @dataclass
@@ -389,6 +405,7 @@ class LoadBenchmark(Benchmark):
             "SECURE_SSL_REDIRECT": "false", "SESSION_COOKIE_SECURE": "false", "CSRF_COOKIE_SECURE": "false",
             "KGSITE_STATIC_MANIFEST": "true", "STATIC_ROOT": str(self.directory / "static"),
             "KGSITE_BIND": f"127.0.0.1:{self.port}", "PROMETHEUS_MULTIPROC_DIR": str(multiproc),
+            "KGSITE_COLLECTSTATIC": "0",  # collected above, as an image collects at build time
             "PYTHONUNBUFFERED": "1",
         })
         self.database = connection.settings_dict["NAME"]
@@ -485,7 +502,8 @@ class LoadBenchmark(Benchmark):
 
         def mark(name: str, at: float) -> None:
             time.sleep(max(0.0, at - time.perf_counter()))
-            marks[name] = (time.perf_counter(), time.process_time(), self._cpu_read(self._backend_pids()))
+            marks[name] = (time.perf_counter(), time.process_time(), self._cpu_read(self._backend_pids()),
+                           machine_busy())
 
         threads = [threading.Thread(target=drive, args=(i,), daemon=True) for i in range(CLIENTS)]
         for thread in threads:
@@ -497,8 +515,9 @@ class LoadBenchmark(Benchmark):
         for client in clients:
             client.close()
         counted = [o for per in outcomes for o in per if window_start <= o.ended <= window_end]
-        (t0, p0, cpu0), (t1, p1, cpu1) = marks["start"], marks["end"]
+        (t0, p0, cpu0, busy0), (t1, p1, cpu1, busy1) = marks["start"], marks["end"]
         elapsed = t1 - t0
+        server = cpu_delta(cpu0.workers, cpu1.workers) + cpu_delta(cpu0.backends, cpu1.backends)
         self.rows = len(counted)
         by_kind = {kind: _summary([o for o in counted if o.kind == kind]) for kind in MIX}
         errors = [o for o in counted if not o.ok]
@@ -517,10 +536,10 @@ class LoadBenchmark(Benchmark):
             **_summary(counted), "seconds": elapsed, "rate": len(counted) / elapsed, "by_kind": by_kind,
             "distinct_errors": distinct, "first_errors": [o.describe() for o in first],
             "client_cpu": (p1 - p0) / elapsed,
-            "server_cpu_per_request": (cpu_delta(cpu0.workers, cpu1.workers) + cpu_delta(cpu0.backends, cpu1.backends))
-            / max(len(counted), 1),
-            "server_cpu_share": (cpu_delta(cpu0.workers, cpu1.workers) + cpu_delta(cpu0.backends, cpu1.backends))
-            / elapsed / self.cores,
+            "server_cpu_per_request": server / max(len(counted), 1),
+            "server_cpu_share": server / elapsed / self.cores,
+            "others_cpu_share": (busy1[0] - busy0[0] - server - (p1 - p0)) / elapsed / self.cores,
+            "steal_share": (busy1[1] - busy0[1]) / elapsed / self.cores,
             "reconnects": sum(c.reconnects for c in clients),
         }
         self.say(f"  {CLIENTS} clients: {self.load['rate']:.1f} requests/s, p50 {self.load['p50']:.0f} ms, "
@@ -536,7 +555,7 @@ class LoadBenchmark(Benchmark):
                 kind = _kind_pick(rng)
                 client.get(kind, request_path(kind, self.targets, rng))
             outcomes, app, database = [], [], []
-            started = time.perf_counter()
+            started, client0, busy0 = time.perf_counter(), time.process_time(), machine_busy()
             for _ in range(SINGLE_CLIENT_REQUESTS):
                 kind = _kind_pick(rng)
                 path = request_path(kind, self.targets, rng)
@@ -547,15 +566,17 @@ class LoadBenchmark(Benchmark):
                 outcomes.append(outcome)
                 app.append(cpu_delta(before.workers, after.workers))
                 database.append(cpu_delta(before.backends, after.backends))
-            elapsed = time.perf_counter() - started
+            elapsed, client1, busy1 = time.perf_counter() - started, time.process_time(), machine_busy()
         finally:
             client.close()
         total = [a + d for a, d in zip(app, database)]
+        others = (busy1[0] - busy0[0] - sum(total) - (client1 - client0)) / elapsed / self.cores
         median_cpu = statistics.median(total)
         self.single = {
             **_summary(outcomes), "rate": len(outcomes) / elapsed, "cpu_median": median_cpu,
             "cpu_mean": statistics.fmean(total), "app_median": statistics.median(app),
             "db_median": statistics.median(database), "capacity": capacity(self.cores, median_cpu),
+            "others_cpu_share": others,
             "capacity_mean": capacity(self.cores, statistics.fmean(total)),
             "by_kind_cpu": {kind: statistics.median([t for t, o in zip(total, outcomes) if o.kind == kind])
                             for kind in MIX if any(o.kind == kind for o in outcomes)},
@@ -576,17 +597,20 @@ class LoadBenchmark(Benchmark):
             f"p99 {load['p99']:.0f} ms ({'ok' if load['p99'] < P99_TARGET_MS else 'over'} {P99_TARGET_MS:.0f} ms)",
             f"throughput {fraction:.0%} of capacity ({'ok' if fraction >= CAPACITY_TARGET else 'under'} "
             f"{CAPACITY_TARGET:.0%})",
+            f"{fraction / max(1 - load['others_cpu_share'], 0.01):.0%} of the capacity the other processes left",
         ]
         parts = [
             "; ".join(verdicts),
             f"{CLIENTS} clients: {load['rate']:.1f} req/s, {load['requests']:,} requests in {load['seconds']:.1f} s, "
             f"p50 {load['p50']:.0f} / p95 {load['p95']:.0f} / p99 {load['p99']:.0f} ms; server CPU "
             f"{load['server_cpu_per_request'] * 1000:.1f} ms/request, {load['server_cpu_share']:.0%} of the cores; "
-            f"client CPU {load['client_cpu']:.0%} of a core; {load['reconnects']} reconnects",
+            f"client CPU {load['client_cpu']:.0%} of a core; {load['reconnects']} reconnects; other processes "
+            f"{load['others_cpu_share']:.0%} of the cores, steal {load['steal_share']:.0%}",
             f"one client: {single['rate']:.1f} req/s, p50 {single['p50']:.0f} ms, {single['errors']} errors; "
             f"CPU/request median {single['cpu_median'] * 1000:.1f} ms (gunicorn {single['app_median'] * 1000:.1f} + "
             f"PostgreSQL {single['db_median'] * 1000:.1f}), mean {single['cpu_mean'] * 1000:.1f} ms; capacity "
-            f"{self.cores} cores / median = {single['capacity']:.1f} req/s (by the mean {single['capacity_mean']:.1f})",
+            f"{self.cores} cores / median = {single['capacity']:.1f} req/s (by the mean "
+            f"{single['capacity_mean']:.1f}); other processes {single['others_cpu_share']:.0%} of the cores meanwhile",
             "per kind (n, p50/p99 ms, errors, CPU ms one client): " + ", ".join(
                 f"{kind} {s['requests']} {s['p50']:.0f}/{s['p99']:.0f} {s['errors']} "
                 f"{single['by_kind_cpu'].get(kind, math.nan) * 1000:.0f}"
