@@ -15,8 +15,9 @@ Each client is a thread with one keep-alive ``http.client`` connection that logs
 (GET for the CSRF token, POST the form) and then requests, at random by ``MIX``'s weights: node pages of typical
 nodes (a hub, a root of the hierarchy, one time in 16), neighbourhoods (the default depth and cap), similarity
 searches by a node's name (``/search/?node=``) or by words (``/search/?text=``), and the admin change lists of
-nodes, relationships and attributes, with and without ``?q=``. An error is any status other than 200 or a
-connection error (the first few distinct ones are printed and shown).
+nodes, relationships and attributes, with and without ``?q=``; ``load.admin`` requests only the admin lists
+(``ADMIN_MIX``, the mix of issue 14's baseline). An error is any status other than 200 or a connection error (the
+first few distinct ones are printed and shown).
 
 **Ours** is the concurrent run: requests/s over the window (the figure), p50/p95/p99 latency, errors, per-kind
 figures, and the CPU the server used per request meanwhile. **Baseline** is what the cores allow: one client
@@ -29,8 +30,8 @@ quality column too, with the server's workers and threads, the client's own CPU,
 shared, the load averages before and after and the share of the cores that other processes used meanwhile (all
 CPU time of ``/proc/stat`` but idle and iowait, less the server's and the client's; steal apart).
 
-``python -m bench --scale 100k --only load.mixed`` runs it alone (about a minute and a half; ``--only load`` also
-runs ``bulk_load.*``).
+``python -m bench --scale 100k --only load.mixed`` (or ``--only load.admin``) runs one, in about a minute and a
+half; ``--only load`` runs both and ``bulk_load.*`` (``--only`` matches a part of the name).
 """
 
 from __future__ import annotations
@@ -87,6 +88,9 @@ MIX = {
     "admin.nodeattribute": 6,
     "admin.nodeattribute.q": 7,
 }
+
+# The admin lists alone (what issue 14's baseline, 31.7 requests/s with 2 sync workers, measured): load.admin.
+ADMIN_MIX = {kind: weight for kind, weight in MIX.items() if kind.startswith("admin.")}
 
 _CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 _STATIC_LINK = re.compile(r'(?:href|src)="(/static/[^"]+)"')
@@ -197,8 +201,8 @@ def request_path(kind: str, targets: Targets, rng: random.Random) -> str:
     return path + "?" + urlencode({"q": term})
 
 
-def _kind_pick(rng: random.Random) -> str:
-    return rng.choices(list(MIX), weights=list(MIX.values()))[0]
+def _kind_pick(rng: random.Random, mix: dict) -> str:
+    return rng.choices(list(mix), weights=list(mix.values()))[0]
 
 
 @dataclass
@@ -300,6 +304,7 @@ def _load_average() -> str:
 
 class LoadBenchmark(Benchmark):
     name = "load.mixed"
+    mix = MIX
     description = (f"{CLIENTS} logged-in clients for {DURATION_SECONDS:.0f} s (after {WARMUP_SECONDS:.0f} s) against "
                    "gunicorn in production mode on loopback: node pages, neighbourhoods, searches, admin lists")
     baseline = "capacity: cores / median server CPU (gunicorn + its PostgreSQL backends) of one request, one client"
@@ -497,7 +502,7 @@ class LoadBenchmark(Benchmark):
             while time.perf_counter() < start:
                 time.sleep(0.005)
             while time.perf_counter() < window_end:
-                kind = _kind_pick(rng)
+                kind = _kind_pick(rng, self.mix)
                 outcomes[index].append(clients[index].get(kind, request_path(kind, self.targets, rng)))
 
         def mark(name: str, at: float) -> None:
@@ -519,7 +524,7 @@ class LoadBenchmark(Benchmark):
         elapsed = t1 - t0
         server = cpu_delta(cpu0.workers, cpu1.workers) + cpu_delta(cpu0.backends, cpu1.backends)
         self.rows = len(counted)
-        by_kind = {kind: _summary([o for o in counted if o.kind == kind]) for kind in MIX}
+        by_kind = {kind: _summary([o for o in counted if o.kind == kind]) for kind in self.mix}
         errors = [o for o in counted if not o.ok]
         distinct: dict[str, int] = {}
         for outcome in errors:
@@ -552,12 +557,12 @@ class LoadBenchmark(Benchmark):
         rng = random.Random(7)
         try:
             for _ in range(SINGLE_CLIENT_WARMUP):
-                kind = _kind_pick(rng)
+                kind = _kind_pick(rng, self.mix)
                 client.get(kind, request_path(kind, self.targets, rng))
             outcomes, app, database = [], [], []
             started, client0, busy0 = time.perf_counter(), time.process_time(), machine_busy()
             for _ in range(SINGLE_CLIENT_REQUESTS):
-                kind = _kind_pick(rng)
+                kind = _kind_pick(rng, self.mix)
                 path = request_path(kind, self.targets, rng)
                 backends = self._backend_pids()
                 before = self._cpu_read(backends)
@@ -579,7 +584,7 @@ class LoadBenchmark(Benchmark):
             "others_cpu_share": others,
             "capacity_mean": capacity(self.cores, statistics.fmean(total)),
             "by_kind_cpu": {kind: statistics.median([t for t, o in zip(total, outcomes) if o.kind == kind])
-                            for kind in MIX if any(o.kind == kind for o in outcomes)},
+                            for kind in self.mix if any(o.kind == kind for o in outcomes)},
         }
         self.say(f"  one client: {self.single['rate']:.1f} requests/s, p50 {self.single['p50']:.0f} ms; CPU per "
                  f"request median {median_cpu * 1000:.1f} ms (gunicorn {self.single['app_median'] * 1000:.1f} + "
@@ -658,4 +663,13 @@ class LoadBenchmark(Benchmark):
         return "\n".join(shown[:20])
 
 
+class AdminLoadBenchmark(LoadBenchmark):
+    name = "load.admin"
+    mix = ADMIN_MIX
+    description = (f"{CLIENTS} logged-in clients for {DURATION_SECONDS:.0f} s (after {WARMUP_SECONDS:.0f} s) against "
+                   "gunicorn in production mode on loopback: admin change lists of nodes, relationships and "
+                   "attributes, with and without a search")
+
+
 register(LoadBenchmark)
+register(AdminLoadBenchmark)
