@@ -210,7 +210,7 @@ def test_command_prints_a_summary(tmp_path, graph):
 
 @pytest.mark.parametrize(("arguments", "message"), [
     (["{tmp}/g.jsonl", "--format", "xml"], "invalid choice: 'xml'"),
-    (["{tmp}/g.jsonl", "--subtree", "Bad..Path"], "is not an ltree path"),
+    (["{tmp}/g.jsonl", "--subtree", "Bad..Path"], "is not a usable ltree path"),
     (["{tmp}/g.jsonl", "--subtree", "nowhere"], "no node has the path 'nowhere'"),
     (["{tmp}/missing/g.jsonl"], "does not exist"),
     (["{tmp}/full", "--format", "csv"], "is not an empty directory"),
