@@ -40,6 +40,7 @@ from django.db import DataError, ProgrammingError, connection, models, transacti
 from django.db.models import Q
 from django.http import Http404
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.text import capfirst
 from django_ltree.fields import PathField
@@ -579,6 +580,28 @@ def admin_login(request, extra_context=None):
     """The admin's login URL leads to the site's one login page, keeping where to go next (by default the admin)."""
     return redirect_to_login(request.GET.get(REDIRECT_FIELD_NAME) or reverse("admin:index"))
 
+
+
+
+# --- Login throttling records (django-axes) -------------------------------------------------------------------
+
+from axes.admin import AccessAttemptAdmin  # noqa: E402
+from axes.models import AccessAttempt  # noqa: E402
+
+
+class LoginAttemptAdmin(AccessAttemptAdmin):
+    """django-axes' admin of failed-login records, whose "Clean up expired attempts" action failed (it reads the
+    attempt time axes sets on a request only while someone logs in)."""
+
+    @admin.action(description="Clean up expired attempts")
+    def cleanup_expired_attempts(self, request, queryset):
+        request.axes_attempt_time = timezone.now()
+        return super().cleanup_expired_attempts(request, queryset)
+
+
+if admin.site.is_registered(AccessAttempt):
+    admin.site.unregister(AccessAttempt)
+admin.site.register(AccessAttempt, LoginAttemptAdmin)
 
 admin.site.login = admin_login  # before the admin's URLs are built (kgsite/urls.py reads admin.site.urls)
 admin.site.site_header = "kgsite administration"

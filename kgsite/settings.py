@@ -61,6 +61,8 @@ if PRODUCTION and not ALLOWED_HOSTS:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
+    # Before kgsite, so that kgsite/admin.py can replace the admin of its login records (LoginAttemptAdmin).
+    "axes",
     "kgsite.apps.KgsiteConfig",
     "django.contrib.admin",
     "django.contrib.auth",
@@ -71,7 +73,6 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "pgtrigger",
     "pghistory",
-    "axes",
     "csp",
     "graph.apps.GraphConfig",
     "config_admin.apps.ConfigAdminConfig",

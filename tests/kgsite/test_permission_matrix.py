@@ -294,3 +294,39 @@ def test_the_roles_hold_what_their_names_say(site):
     assert not editor.has_perm("graph.rebuild_vector_index") and not editor.has_perm("kgsite.change_user")
     assert administrator.has_perm("config_admin.apply_postgres_settings")
     assert administrator.has_perm("graph.rebuild_vector_index") and administrator.has_perm("kgsite.change_user")
+
+
+def _post_every_action(client, site) -> int:
+    posted = 0
+    for model, model_admin in admin.site._registry.items():
+        sample = model_admin.get_queryset(_request(site["users"][ADMINISTRATOR])).order_by("pk").first()
+        if sample is None:
+            continue
+        opts = model._meta
+        url = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
+        for name in model_admin._get_base_actions() and [action[1] for action in model_admin._get_base_actions()]:
+            response = client.post(url, {"action": name, "_selected_action": [sample.pk], "post": "yes",
+                                         "index": 0})
+            assert response.status_code in (200, 302, 403), f"{name} on {url}: {response.status_code}"
+            posted += 1
+    return posted
+
+
+def test_a_viewer_can_run_no_admin_action(client, site):
+    """Every action of every registered admin, posted by a Viewer on a real row: refused (403) or not offered, and
+    nothing in the graph, the configuration or the users changes (an Administrator's same posts do change it)."""
+    from tests.hostile.conftest import data_checksum
+
+    client.force_login(site["users"][VIEWER])
+    before = data_checksum()
+    assert _post_every_action(client, site) > 10
+    assert data_checksum() == before
+
+
+def test_an_administrator_runs_every_admin_action_without_a_server_error(client, site):
+    from tests.hostile.conftest import data_checksum
+
+    client.force_login(site["users"][ADMINISTRATOR])
+    before = data_checksum()
+    assert _post_every_action(client, site) > 10
+    assert data_checksum() != before  # the actions did something: the viewer's refusals above are real
