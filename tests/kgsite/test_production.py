@@ -67,7 +67,9 @@ def test_every_page_sends_the_security_headers(client, superuser):
         assert "frame-ancestors 'none'" in policy and "object-src 'none'" in policy
         assert "camera=()" in response["Permissions-Policy"]
         assert response["X-Frame-Options"] == "DENY" and response["X-Content-Type-Options"] == "nosniff"
-    assert "Content-Security-Policy" in client.get("/accounts/login/").headers
+        assert b'rel="icon" href="/static/kgsite/favicon' in response.content, url  # no /favicon.ico 404
+    login = client.get("/accounts/login/")
+    assert "Content-Security-Policy" in login.headers and b'rel="icon"' in login.content
 
 
 def test_no_template_has_an_inline_script():
