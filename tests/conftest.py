@@ -52,3 +52,17 @@ def superuser(db):
 def admin_client_for(client, superuser):
     client.force_login(superuser)
     return client
+
+
+@pytest.fixture
+def workers(transactional_db, tmp_path):
+    """Real ``manage.py`` processes (``tests/worker_processes.py``), killed when the test ends; what they printed
+    is shown with a failure. Test modules that need more at teardown define their own."""
+    from tests.worker_processes import Workers
+
+    started = Workers(tmp_path)
+    try:
+        yield started
+    finally:
+        print(started.describe())  # shown with a failure
+        started.stop_all()

@@ -71,6 +71,13 @@ def _scope_sql(node_type: str | None, subtree: str | None, alias: str) -> tuple[
     return (" AND ".join(clauses) or "true"), params
 
 
+def _scope_named(node_type: str | None, subtree: str | None, alias: str) -> str:
+    """As ``_scope_sql``, with the named parameters ``%(node_type)s`` and ``%(subtree)s``."""
+    clauses = ([f"{alias}.node_type = %(node_type)s"] if node_type is not None else []) + (
+        [f"{alias}.path <@ %(subtree)s::ltree"] if subtree is not None else [])
+    return " AND ".join(clauses) or "true"
+
+
 def options_checked(*, node_type: str | None, subtree: str | None, min_score: float | None,
                     neighbours: int | None) -> tuple[str | None, str | None, float, int]:
     """The search options, checked (RG-DUP-001 names the bad one); None takes the configured default."""
@@ -241,12 +248,15 @@ def duplicates_find(*, node_type: str | None = None, subtree: str | None = None,
     report = FindReport()
     started_clock, run = time.perf_counter(), uuid.uuid4()
     scope_where, scope_params = _scope_sql(node_type, subtree, "n")
-    # The nodes a pair may hold: the subtree's, of the type asked for unless across_types; the scope: those of
-    # the type (a pair needs one node in scope, and its other node has the same type unless across_types).
-    universe_where, universe_params = _scope_sql(None if across_types else node_type, subtree, "n")
-    neighbour_where, _ = _scope_sql(None, subtree, "n")
-    params = {"k": neighbours, "subtree": subtree, "min_score": min_score, "w_name": WEIGHTS["name"],
-              "w_embedding": WEIGHTS["embedding"], "w_attributes": WEIGHTS["attributes"], "run": run}
+    # The nodes a pair may hold (the universe): the subtree's, of the type asked for unless across_types. The
+    # scope: those of the type (a pair needs one node in scope; its other node has the same type unless
+    # across_types).
+    named = {"{in_scope}": _scope_named(node_type, subtree, "n"),
+             "{universe}": _scope_named(None if across_types else node_type, subtree, "n"),
+             "{neighbour_scope}": _scope_named(None, subtree, "n")}
+    params = {"k": neighbours, "node_type": node_type, "subtree": subtree, "min_score": min_score,
+              "w_name": WEIGHTS["name"], "w_embedding": WEIGHTS["embedding"], "w_attributes": WEIGHTS["attributes"],
+              "run": run}
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"SELECT count(*) FROM (SELECT 1 FROM nodes n WHERE {scope_where} LIMIT %s) s",
                        [*scope_params, NEIGHBOUR_SCOPE_MAX + 1])
@@ -261,19 +271,10 @@ def duplicates_find(*, node_type: str | None = None, subtree: str | None = None,
             [str(NAME_THRESHOLD), str(int(config_get("ivfflat_probes_nodes"))),
              str(max(int(config_get("hnsw_ef_search")), neighbours)), SEQSCAN_ROWS])
         cursor.execute(f"DROP TABLE IF EXISTS {_TEMPORARY}")  # left by an earlier run in this transaction
-        in_scope = scope_where.replace("%s", "%(scope_{})s")
-        scope_named = {}
-        for index, value in enumerate(scope_params):
-            in_scope = in_scope.replace("%(scope_{})s", f"%(scope_{index})s", 1)
-            scope_named[f"scope_{index}"] = value
-        universe = universe_where
-        for index, value in enumerate(universe_params):
-            universe = universe.replace("%s", f"%(universe_{index})s", 1)
-            scope_named[f"universe_{index}"] = value
         for what, sql in _find_steps(across_types=across_types, neighbours_too=neighbours_too):
-            sql = sql.replace("{in_scope}", in_scope).replace("{universe}", universe).replace(
-                "{neighbour_scope}", neighbour_where.replace("%s", "%(subtree)s"))
-            cursor.execute(sql, {**params, **scope_named})
+            for placeholder, clause in named.items():
+                sql = sql.replace(placeholder, clause)
+            cursor.execute(sql, params)
             if what == "names":
                 cursor.execute("SELECT count(*) FILTER (WHERE in_scope) FROM dup_names")
                 report.scanned = cursor.fetchone()[0]

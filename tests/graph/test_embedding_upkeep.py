@@ -35,7 +35,7 @@ from graph.services.embeddings import (
 from tests.embedding_support import HASHING, drain, expected_vector, provenance, queued_nodes, sql, vector_of
 from tests.factories import ExternalResourceFactory, NodeFactory
 from tests.scratch import connect
-from tests.worker_processes import Workers, query, scalar, wait_until
+from tests.worker_processes import query, scalar, wait_until
 
 # --- Bounded drains ------------------------------------------------------------------------------------------------
 
@@ -264,16 +264,6 @@ def test_the_worker_tick_survives_a_bug_with_its_traceback_logged(monkeypatch, s
         assert schedule.tick() is None
     assert caplog.records[0].exc_info and "a bug in a provider" in caplog.text
     assert queued_nodes() == {node.pk} and schedule.failures == 1
-
-
-@pytest.fixture
-def workers(transactional_db, tmp_path):
-    started = Workers(tmp_path)
-    try:
-        yield started
-    finally:
-        print(started.describe())  # shown with a failure
-        started.stop_all()
 
 
 @pytest.mark.slow

@@ -240,18 +240,6 @@ def test_metrics_gauges_follow_the_rows(admin_client_for):
 # --- The heartbeat of a real run_worker --------------------------------------------------------------------------
 
 
-@pytest.fixture
-def workers(transactional_db, tmp_path):
-    from tests.worker_processes import Workers
-
-    started = Workers(tmp_path)
-    try:
-        yield started
-    finally:
-        print(started.describe())  # shown with a failure
-        started.stop_all()
-
-
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_run_worker_beats_while_running_and_forgets_its_row_when_stopped(workers, client):
