@@ -2,7 +2,8 @@
 
 For every open Playwright page of the test: a full-page screenshot (``page.png``, or ``page-2.png`` ... when the
 test had several) and the page's HTML (``page.html``), plus ``url.txt``; and, when the test ran against the
-served site, the part of gunicorn's log written during the test (``gunicorn.log``). The hook is
+served site, the part of gunicorn's log written during the test (``gunicorn.log``), and the log of the worker
+it ran beside the site (``worker.log``). The hook is
 ``pytest_runtest_makereport`` in ``tests/browser/conftest.py``, which calls ``save_failure_artifacts``.
 """
 
@@ -18,6 +19,7 @@ ARTIFACTS_DIR = Path("test-artifacts") / "browser"
 # Where fixtures put what the hook should save: pages (list) and the (server, log offset) of the served site.
 PAGES_KEY = pytest.StashKey[list]()
 SERVER_LOG_KEY = pytest.StashKey[tuple]()
+WORKER_LOG_KEY = pytest.StashKey[Path]()  # the log of the worker a test ran beside the site
 
 
 def artifact_dir(item: pytest.Item) -> Path:
@@ -45,7 +47,7 @@ def save_failure_artifacts(item: pytest.Item, report: pytest.TestReport) -> Path
     """Save what the test's pages show and the server log of the test; return the directory (None: nothing)."""
     pages = _pages_of(item)
     server_log = item.stash.get(SERVER_LOG_KEY, None)
-    if not pages and server_log is None:
+    if not pages and server_log is None and WORKER_LOG_KEY not in item.stash:
         return None
     target = artifact_dir(item)
     shutil.rmtree(target, ignore_errors=True)
@@ -62,6 +64,9 @@ def save_failure_artifacts(item: pytest.Item, report: pytest.TestReport) -> Path
     if server_log is not None:
         server, offset = server_log
         (target / "gunicorn.log").write_text(server.log_text(offset), encoding="utf-8")
+    worker_log = item.stash.get(WORKER_LOG_KEY, None)
+    if worker_log is not None and worker_log.exists():
+        shutil.copyfile(worker_log, target / "worker.log")
     if problems:
         (target / "artifact-errors.txt").write_text("\n".join(problems) + "\n")
     report.sections.append(("browser artefacts", f"saved in {target}"))

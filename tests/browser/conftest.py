@@ -29,9 +29,11 @@ from pathlib import Path
 import pytest
 
 from tests.browser import server as harness
-from tests.browser.artifacts import SERVER_LOG_KEY, register_page, save_failure_artifacts
+from tests.browser.artifacts import SERVER_LOG_KEY, WORKER_LOG_KEY, register_page, save_failure_artifacts
+from tests.browser.faults import FaultLog
 
 BROWSER_DIR = Path(__file__).resolve().parent
+FAULTS_KEY = pytest.StashKey[FaultLog]()
 
 
 def pytest_collection_modifyitems(config, items):
@@ -139,6 +141,19 @@ def site(request, django_db_setup, django_db_blocker, playwright_instance):
                     connection.close()
 
 
+@pytest.fixture
+def site_worker(request, site, tmp_path):
+    """``manage.py run_worker`` beside the site for the test (as quickstart runs it), stopped with SIGTERM at
+    the end; a failing test keeps its log (``worker.log``)."""
+    worker = harness.SiteWorker(db_url=site.server.db_url, log_path=tmp_path / "worker.log")
+    request.node.stash[WORKER_LOG_KEY] = worker.log_path
+    worker.start()
+    try:
+        yield worker
+    finally:
+        worker.stop()
+
+
 @pytest.fixture(autouse=True)
 def _server_log_of_test(request):
     """Remember where gunicorn's log stood when a test using the site started (the artefacts keep the rest)."""
@@ -176,53 +191,92 @@ def chromium(playwright_instance):
 
 
 @pytest.fixture(scope="session")
-def admin_storage_state(site, chromium):
-    """Cookies of a session logged in through the login form, once; each test's context starts from them."""
-    context = chromium.new_context(viewport={"width": 1400, "height": 900})
-    try:
-        page = context.new_page()
-        harness.log_in(page, site.base_url)
-        return context.storage_state()
-    finally:
-        context.close()
+def storage_states(site, chromium):
+    """``storage_states(email)``: cookies of a session logged in through the login form as that account, made
+    once per account; each test's context starts from them."""
+    states = {}
+
+    def state_of(email: str):
+        if email not in states:
+            context = chromium.new_context(viewport={"width": 1400, "height": 900})
+            try:
+                harness.log_in(context.new_page(), site.base_url, email=email)
+                states[email] = context.storage_state()
+            finally:
+                context.close()
+        return states[email]
+
+    return state_of
 
 
 @pytest.fixture
-def admin_page(request, site, chromium, admin_storage_state):
-    """``admin_page(width)``: a new page, logged in as the superuser, in a ``width`` x (900 or 844) viewport."""
+def faults(request):
+    """The test's ``FaultLog`` (tests/browser/faults.py): every page the fixtures below open reports to it, and
+    the test fails on what it saw. ``faults.expect(status, path_prefix)`` lets a refusal the test provokes through."""
+    log = FaultLog()
+    request.node.stash[FAULTS_KEY] = log
+    return log
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """After a test body that passed: fail it on the faults its browser saw (a 404, a 500, a console error)."""
+    result = yield
+    log = item.stash.get(FAULTS_KEY, None)
+    problem = log.report() if log is not None else None
+    if problem:
+        pytest.fail(problem, pytrace=False)
+    return result
+
+
+@pytest.fixture
+def open_page(request, chromium, faults):
+    """``open_page(width, storage_state=None)``: a new page in a new context of that width, watched by ``faults``."""
     contexts = []
 
-    def open_page(width: int = 1400, height: int | None = None):
+    def open_(width: int = 1400, height: int | None = None, *, storage_state=None):
         context = chromium.new_context(
             viewport={"width": width, "height": height or harness.VIEWPORT_HEIGHTS.get(width, 900)},
-            storage_state=admin_storage_state,
+            storage_state=storage_state, accept_downloads=True,
         )
         context.set_default_timeout(15_000)
+        faults.watch(context)
         contexts.append(context)
         page = context.new_page()
         register_page(request.node, page)
         return page
 
-    yield open_page
+    yield open_
     for context in contexts:
         context.close()
 
 
 @pytest.fixture
-def anonymous_page(request, chromium):
+def admin_page(site, storage_states, open_page):
+    """``admin_page(width)``: a new page, logged in as the superuser, in a ``width`` x (900 or 844) viewport."""
+
+    def open_admin(width: int = 1400, height: int | None = None):
+        return open_page(width, height, storage_state=storage_states(harness.ADMIN_EMAIL))
+
+    return open_admin
+
+
+@pytest.fixture
+def role_page(site, storage_states, open_page):
+    """``role_page(role, width)``: a new page logged in as the seeded account of a role (``harness.ROLE_EMAILS``:
+    Viewer, Editor, Administrator; each is staff, with only its group's permissions)."""
+
+    def open_role(role: str, width: int = 1400, height: int | None = None):
+        return open_page(width, height, storage_state=storage_states(harness.ROLE_EMAILS[role]))
+
+    return open_role
+
+
+@pytest.fixture
+def anonymous_page(open_page):
     """``anonymous_page(width)``: a new page without a session."""
-    contexts = []
 
-    def open_page(width: int = 1400, height: int | None = None):
-        context = chromium.new_context(
-            viewport={"width": width, "height": height or harness.VIEWPORT_HEIGHTS.get(width, 900)}
-        )
-        context.set_default_timeout(15_000)
-        contexts.append(context)
-        page = context.new_page()
-        register_page(request.node, page)
-        return page
+    def open_anonymous(width: int = 1400, height: int | None = None):
+        return open_page(width, height)
 
-    yield open_page
-    for context in contexts:
-        context.close()
+    return open_anonymous

@@ -31,9 +31,13 @@ from pathlib import Path
 from urllib.parse import quote
 
 BASE_DIR = Path(__file__).resolve().parents[2]
+GUNICORN_CONFIG = BASE_DIR / "kgsite" / "gunicorn_conf.py"  # what quickstart serves with
 
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "s3cret-pass-123"  # tests.factories.USER_PASSWORD
+# One staff account per role (kgsite/roles.py), with only its group's permissions; the same password.
+ROLE_EMAILS = {"Viewer": "viewer@example.com", "Editor": "editor@example.com",
+               "Administrator": "administrator@example.com"}
 # A node of the demo graph with many attributes, links and relationships: the node change page shows it.
 SHOWCASE_NODE_PATH = "computing.languages.multi_paradigm.python"
 # A reason long enough to wrap: the audit log must not grow wider than the screen for it.
@@ -103,6 +107,7 @@ def server_environment(*, db_url: str, static_root: Path) -> dict[str, str]:
         DEBUG="false",
         KGSITE_STATIC_MANIFEST="true",
         STATIC_ROOT=str(static_root),
+        KGSITE_COLLECTSTATIC="0",  # collect_static ran already
         DJANGO_SETTINGS_MODULE="kgsite.settings",
         PYTHONUNBUFFERED="1",
     )
@@ -169,6 +174,7 @@ def seed_site() -> dict:
     admin = User.objects.filter(email=ADMIN_EMAIL).first()
     if admin is None:
         admin = UserFactory(email=ADMIN_EMAIL, password=ADMIN_PASSWORD, superuser=True)
+    _seed_role_accounts()
     counts = demo_graph_load(user=admin)
     if not counts["already_loaded"]:
         materialized_views_refresh()
@@ -204,6 +210,22 @@ IMPORT_BAD = "\n".join([
     '"type": "influenced_by"}',
     "{not json",
 ]) + "\n"
+
+
+def _seed_role_accounts() -> None:
+    """A staff account per role, in its group only (made once; the groups are synchronised first: a flush of a
+    reused test database empties them)."""
+    from django.contrib.auth.models import Group, Permission
+
+    from kgsite.models import User
+    from kgsite.roles import roles_sync
+    from tests.factories import UserFactory
+
+    roles_sync(Group, Permission)
+    for role, email in ROLE_EMAILS.items():
+        if not User.objects.filter(email=email).exists():
+            user = UserFactory(email=email, password=ADMIN_PASSWORD, staff=True)
+            user.groups.add(Group.objects.get(name=role))
 
 
 DUPLICATE_PATH = "computing.languages.functional.haskell_lang"
@@ -307,9 +329,8 @@ class SiteServer:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "kgsite.wsgi:application",
-                 "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers),
-                 "--access-logfile", "-", "--error-logfile", "-", "--log-level", "info", "--timeout", "60"],
+                [sys.executable, "-m", "gunicorn", "--config", str(GUNICORN_CONFIG), "kgsite.wsgi:application",
+                 "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers)],
                 cwd=BASE_DIR, env=server_environment(db_url=self.db_url, static_root=self.static_root),
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )
@@ -353,10 +374,50 @@ class SiteServer:
             self.process.wait(timeout=10)
 
 
+WORKER_APPLICATION_NAME = "kgsite-browser-worker"
+
+
+@dataclass
+class SiteWorker:
+    """``manage.py run_worker`` beside the served site, on its database, as quickstart runs it: inference,
+    embeddings, the admin's imports and maintenance. Its output goes to ``log_path``."""
+
+    db_url: str
+    log_path: Path
+    process: subprocess.Popen | None = None
+
+    def start(self) -> SiteWorker:
+        env = server_environment(db_url=self.db_url.replace(quote(SERVER_APPLICATION_NAME, safe=""),
+                                                             quote(WORKER_APPLICATION_NAME, safe="")),
+                                 static_root=BASE_DIR)
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen([sys.executable, "manage.py", "run_worker", "--verbosity", "2"],
+                                            cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                            start_new_session=True)
+        return self
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def stop(self) -> None:
+        """SIGTERM (the worker finishes the batch in hand), SIGKILL after 30 s."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+
 def wait_for_server_sessions_to_end(database: str, timeout: float = 20.0) -> None:
     """After gunicorn stopped: until PostgreSQL has ended the site's sessions (else DROP DATABASE fails)."""
     deadline = time.monotonic() + timeout
-    while sessions := server_sessions(database):
+    while sessions := server_sessions(database) + server_sessions(database, WORKER_APPLICATION_NAME):
         if time.monotonic() > deadline:
             raise BrowserHarnessError(
                 f"sessions on {database} still open {timeout:.0f} s after gunicorn stopped: {sessions}"

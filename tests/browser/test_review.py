@@ -26,7 +26,8 @@ def manage(site, *args: str) -> str:
     return done.stdout
 
 
-def test_a_curator_rejects_a_link_and_it_stays_gone_after_the_worker_runs(site, admin_page):
+def test_a_curator_rejects_a_link_and_it_stays_gone_after_the_worker_runs(site, admin_page, faults):
+    faults.expect(400, "/review/decide/")  # the rejection without a reason, refused on purpose
     page = admin_page(1400)
     page.goto(site.url("/review/"))
     # The first link but the one other browser tests show (its admin page).
