@@ -5,7 +5,9 @@ gunicorn with ``DEBUG=false``, the demo graph, a superuser and a few audited con
 ``seed_inference``: the demo graph inferred by the worker, a few failed and waiting queue items, the maintenance
 jobs run once) on a database of its own, created on the same PostgreSQL server (``KGSITE_SCREENSHOT_DATABASE``, default
 ``test_kgsite_screenshots``; dropped at the end), logs in through the login form with Debian's Chromium and writes
-full-page PNGs named ``<page>-<width>.png`` into ``docs/screenshots/`` (or ``--out``).
+full-page PNGs named ``<page>-<width>.png`` into ``docs/screenshots/`` (or ``--out``). A page the browser saw a
+fault on (a 4xx/5xx response, a failed request, a console error, a stylesheet or image that did not load) stops
+it with an error naming the fault: no screenshot of a broken page.
 
     python -m tests.browser.screenshots                     # every page, both widths
     python -m tests.browser.screenshots --only node-change --width 390 --out /tmp/shots
@@ -20,13 +22,14 @@ import tempfile
 from pathlib import Path
 
 from tests.browser import server as harness
+from tests.browser.faults import FaultLog, page_problems
 
 DEFAULT_DATABASE = "test_kgsite_screenshots"
 WIDTHS = (1400, 390)
 # name -> path; {node} is the demo's Python, {inferred} an inferred relationship (Go ↔ Rust), {survivor} and
 # {merged} the seeded duplicate pair (Haskell, "Haskell language").
 PAGES = {
-    "home": "/",
+    "dashboard": "/",
     "node-page": "/nodes/{node}/",
     "neighbourhood": "/nodes/{node}/neighbourhood/?depth=2",
     "paths": "/paths/?from=Alan+Kay&to=Rich+Hickey",
@@ -133,6 +136,8 @@ def shoot(*, base_url: str, node_id: int, inferred_id: int, out: Path, pages: li
                 context = browser.new_context(
                     viewport={"width": width, "height": harness.VIEWPORT_HEIGHTS.get(width, 900)}, storage_state=state
                 )
+                faults = FaultLog()
+                faults.watch(context)
                 page = context.new_page()
                 for name in pages:
                     response = page.goto(base_url + PAGES[name].format(node=node_id, inferred=inferred_id,
@@ -142,6 +147,9 @@ def shoot(*, base_url: str, node_id: int, inferred_id: int, out: Path, pages: li
                                                                        merged=imports["duplicate_pair"][1]))
                     if response is None or not response.ok:
                         raise harness.BrowserHarnessError(f"{name}: {response.status if response else 'no answer'}")
+                    problems = page_problems(page)
+                    if problems or faults.faults:  # a shot of a page with a broken stylesheet is no documentation
+                        raise harness.BrowserHarnessError(f"{name}: " + "; ".join(faults.faults + problems))
                     target = out / f"{name}-{width}.png"
                     page.screenshot(path=str(target), full_page=True)
                     written.append(target)

@@ -11,6 +11,7 @@ import re
 
 import pytest
 
+from tests.browser.faults import assert_page_loaded
 from tests.browser.layout import fully_visible_problem, overflow_problem
 
 WIDTHS = (1400, 390)
@@ -69,6 +70,7 @@ def page_path(site):
 def _visit(page, url):
     response = page.goto(url)
     assert response is not None and response.ok, f"{url}: {response.status if response else 'no response'}"
+    assert_page_loaded(page)  # its stylesheets applied, its images loaded
     return page
 
 
