@@ -154,7 +154,9 @@ class SystemConfigAdmin(HostileInputMixin, admin.ModelAdmin):
             return HttpResponseNotAllowed(["GET", "POST"])
         row = self._get_object_or_404(request, object_id)
         if not self.has_change_permission(request, row):
-            raise PermissionDenied
+            # Not a bare PermissionDenied: the 403 page can only name the permissions of the admin's own views.
+            raise PermissionDenied(f"This page needs the permission {self.opts.app_label}.change_{self.opts.model_name}"
+                                   f" ({self.opts.verbose_name_plural}).")
         if request.method == "GET":
             context = {**self.admin_site.each_context(request), "opts": self.opts, "object": row,
                        "title": f"Reset {row.parameter_name}?"}

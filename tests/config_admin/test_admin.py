@@ -175,8 +175,10 @@ def test_staff_needs_the_permission_to_change(client, staff_user):
     staff_user.user_permissions.add(Permission.objects.get(codename="view_systemconfig"))
     response = client.get(reverse(OVERVIEW))
     assert response.status_code == 200 and not response.context["can_change"]
-    reset = client.post(reverse("admin:config_admin_systemconfig_reset", args=[row("work_mem").pk]))
-    assert reset.status_code == 403
+    reset_url = reverse("admin:config_admin_systemconfig_reset", args=[row("work_mem").pk])
+    for reset in (client.get(reset_url), client.post(reset_url)):
+        assert reset.status_code == 403
+        assert "This page needs the permission config_admin.change_systemconfig" in reset.content.decode()
     apply = client.post(reverse("admin:config_admin_systemconfig_apply_postgres"))
     assert apply.status_code == 403
 
