@@ -78,6 +78,7 @@ class ChoiceLink:
 @dataclass(frozen=True)
 class ResultRow:
     hit: SimilarityHit
+    page_url: str | None  # a node's page on the site (resources have none)
     admin_url: str | None
     similar_url: str | None
     external_url: str | None  # a resource's own address, when it is a web address
@@ -103,6 +104,7 @@ def result_rows(result: SimilarityResult, user, params: QueryDict) -> list[Resul
     may_view = _can_view(user, model)
     return [ResultRow(
         hit=hit,
+        page_url=None if resources else reverse("node_detail", args=[hit.id]),
         admin_url=reverse(admin_name, args=[hit.id]) if may_view else None,
         similar_url=None if resources else search_url(params, node=hit.id),
         external_url=hit.url if hit.url and hit.url.lower().startswith(SAFE_URL_SCHEMES) else None,

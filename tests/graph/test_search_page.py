@@ -199,12 +199,14 @@ def test_results_table_links_and_figures(client, graph, superuser):
     page = client.get(SEARCH, {"node": anchor, "type": "language"}).content.decode()
     assert f'<a href="/search/?type=language&amp;node={near}"' in page  # "similar" keeps the filters
     assert f"/admin/graph/node/{near}/change/" not in page  # may not view the admin
+    assert f'<a href="/nodes/{near}/">Near</a>' in page  # the name opens the node page
     assert "0.900" in page and "0.750" in page  # similarity and confidence, 3 decimals
     assert "languages.<wbr>near" in page  # paths break at dots only
     assert "ms</li>" in page and "dropped below it" in page
     client.force_login(superuser)
     page = client.get(SEARCH, {"node": anchor}).content.decode()
-    assert f'<a href="/admin/graph/node/{near}/change/">Near</a>' in page
+    assert f'<a href="/nodes/{near}/">Near</a>' in page
+    assert f'<a href="/admin/graph/node/{near}/change/" aria-label="Near in the admin">Admin</a>' in page
 
 
 def test_json_shape(curator, graph):
