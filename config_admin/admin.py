@@ -29,6 +29,7 @@ from config_admin.models import ConfigAuditLog, SystemConfig
 from config_admin.values import ConfigError, ParameterRule, parse_value
 from kgsite.admin import HostileInputMixin, ReadOnlyAdmin, YesNoListFilter, list_parameters_check
 from kgsite.errors import PermissionRefused
+from kgsite.views import missing_permission
 
 
 @contextmanager
@@ -155,8 +156,7 @@ class SystemConfigAdmin(HostileInputMixin, admin.ModelAdmin):
         row = self._get_object_or_404(request, object_id)
         if not self.has_change_permission(request, row):
             # Not a bare PermissionDenied: the 403 page can only name the permissions of the admin's own views.
-            raise PermissionDenied(f"This page needs the permission {self.opts.app_label}.change_{self.opts.model_name}"
-                                   f" ({self.opts.verbose_name_plural}).")
+            raise missing_permission("config_admin.change_systemconfig", "resetting a configuration parameter")
         if request.method == "GET":
             context = {**self.admin_site.each_context(request), "opts": self.opts, "object": row,
                        "title": f"Reset {row.parameter_name}?"}

@@ -15,7 +15,6 @@ from datetime import timedelta
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -29,6 +28,7 @@ from graph.services.import_jobs import import_job_cancel, import_job_confirm, im
 from graph.services.import_staging import KINDS
 from graph.services.imports import PLURAL
 from kgsite.admin import HostileInputMixin
+from kgsite.views import missing_permission
 
 ACTIVE = (ImportStatus.UPLOADED, ImportStatus.CHECKING, ImportStatus.QUEUED, ImportStatus.RUNNING)
 NO_WORKER_AFTER = timedelta(seconds=30)
@@ -100,7 +100,7 @@ class ImportJobAdmin(HostileInputMixin, admin.ModelAdmin):
 
     def add_view(self, request, form_url="", extra_context=None):
         if not self.has_add_permission(request):
-            raise PermissionDenied
+            raise missing_permission("graph.add_importjob", "uploading an import")
         form = ImportUploadForm(request.POST or None, request.FILES or None, user=request.user)
         if request.method == "POST" and form.is_valid():
             self.message_user(request, f"Uploaded {form.job.file_name}. The worker checks it now; this page shows "
@@ -113,7 +113,7 @@ class ImportJobAdmin(HostileInputMixin, admin.ModelAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         if not self.has_view_permission(request):
-            raise PermissionDenied
+            raise missing_permission("graph.view_importjob", "imports")
         try:
             job = ImportJob.objects.defer("content").select_related("created_by", "confirmed_by").get(
                 pk=int(object_id))
@@ -142,7 +142,7 @@ class ImportJobAdmin(HostileInputMixin, admin.ModelAdmin):
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         if not request.user.has_perm("graph.change_importjob"):
-            raise PermissionDenied
+            raise missing_permission("graph.change_importjob", "confirming or cancelling an import")
         try:
             job = decide(job_id=job_id, user=request.user)
             self.message_user(request, done.format(job=job), messages.SUCCESS)

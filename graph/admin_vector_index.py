@@ -36,6 +36,7 @@ from graph.services.vector_index import (
     vector_index_summary,
 )
 from kgsite.admin import ReadOnlyAdmin
+from kgsite.views import missing_permission
 
 WORKER_JOB = "optimize_vector_index"  # graph.services.maintenance.JOBS
 
@@ -147,7 +148,7 @@ class VectorIndexBuildAdmin(ReadOnlyAdmin):
 
     def health_view(self, request):
         if not self.has_view_permission(request):
-            raise PermissionDenied
+            raise missing_permission("graph.view_vectorindexbuild", "vector-index builds")
         last_check = MaintenanceRun.objects.filter(job=WORKER_JOB).first()
         context = {
             **self.admin_site.each_context(request),

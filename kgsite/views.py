@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from django.apps import apps
+from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpResponse, HttpResponseServerError
 from django.shortcuts import render
@@ -31,6 +32,12 @@ def permission_needed(request) -> str:
                 names = " or ".join(f"{app_label}.{action}_{model_name}" for action in actions)
                 return f"This page needs the permission {names} ({model._meta.verbose_name_plural})."
     return "This page needs a permission your account does not have."
+
+
+def missing_permission(permission: str, what: str) -> PermissionDenied:
+    """The refusal of a page that checks ``permission`` (``"app_label.codename"``) itself, naming it and ``what`` it
+    is about, as the 403 page names those of the admin's own views: ``raise missing_permission(...)``."""
+    return PermissionDenied(f"This page needs the permission {permission} ({what}).")
 
 
 def permission_denied(request, exception=None):

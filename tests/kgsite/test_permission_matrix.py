@@ -167,6 +167,10 @@ def site_url(route: Route, kwargs: dict) -> str:
     return url + QUERIES.get(route.name, "").format(**kwargs)
 
 
+# "This page needs the permission graph.add_node (nodes)." or a service's "... requires the permission ...".
+NAMES_A_PERMISSION = re.compile(rb"(needs|requires) the permission [a-z_]+\.[a-z_]+")
+
+
 def check(client: Client, method: str, url: str, allowed: bool, what: str) -> None:
     response = client.get(url) if method == "GET" else client.post(url, {})
     assert response.status_code < 500, f"{what}: {response.status_code}"
@@ -176,7 +180,7 @@ def check(client: Client, method: str, url: str, allowed: bool, what: str) -> No
             assert response.status_code in (200, 302), f"{what}: {response.status_code}"
     else:
         assert response.status_code == 403, f"{what}: {response.status_code}, not refused"
-        assert b"permission" in response.content, f"{what}: the 403 page does not name the permission"
+        assert NAMES_A_PERMISSION.search(response.content), f"{what}: the 403 page does not name the permission"
 
 
 def test_anonymous_users_are_sent_to_the_login_page(client, site):
