@@ -75,6 +75,7 @@ from kgsite.admin import (
 )
 from kgsite.db import capped_count
 from kgsite.errors import PERMISSION_REFUSED, PermissionRefused
+from kgsite.views import missing_permission
 
 AUDIT_FIELDS = ("created_by", "created_at")
 NODE_PAGE_ROWS = 20  # relationships and references listed on a node's change page, per direction; the rest counted
@@ -260,9 +261,14 @@ class NodeForm(forms.ModelForm):
 
 class CompactInline(HostileInputMixin, admin.TabularInline):
     """One line per row: text columns as one-row text areas (they grow when typed into), a date and time as one
-    text box, nullable booleans as checkboxes."""
+    text box, nullable booleans as checkboxes. On a phone the table scrolls sideways in its own box; a refused
+    form is shown with the first field error's column in view (kgsite/admin_inline_errors.js)."""
 
     extra = 0
+
+    class Media:
+        js = ("kgsite/admin_inline_errors.js",)
+
     formfield_overrides = {
         **CHECKBOX_BOOLEANS,
         models.TextField: {"widget": forms.Textarea(attrs={"rows": 1, "cols": 24})},
@@ -715,7 +721,7 @@ class MaterializedViewAdmin(ReadOnlyAdmin):
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         if not self.has_refresh_permission(request):
-            raise PermissionDenied
+            raise missing_permission(REFRESH_PERMISSION, "refreshing materialized views")
         opts = self.model._meta
         changelist = HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"))
         try:

@@ -4,6 +4,7 @@ import django_ltree.lookups  # noqa: F401  (registers path__descendants, __ances
 from django.contrib.postgres.indexes import GinIndex, GistIndex, OpClass
 from django.db import models
 from django.db.models.functions import Length, Lower
+from django.urls import reverse
 from django_ltree.fields import PathField
 from pgvector.django import IvfflatIndex
 
@@ -89,3 +90,7 @@ class Node(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.node_type})"
+
+    def get_absolute_url(self):
+        """The node's page on the site: the admin's "View on site" link on a node leads there."""
+        return reverse("node_detail", args=[self.pk])

@@ -218,6 +218,19 @@ def test_inline_attribute_confidence_out_of_range_is_a_form_error(admin_client_f
     (attribute_form,) = response.context["inline_admin_formsets"][0].formset.forms
     assert attribute_form.errors == {"confidence": ["Must be between 0 and 1."]}
     assert not Node.objects.exists()
+    # On a phone the attributes' table scrolls sideways: a script brings the refused column into view.
+    assert "kgsite/admin_inline_errors" in response.content.decode()
+
+
+def test_node_change_page_links_to_the_node_page(admin_client_for, nodes):
+    """"View on site" on a node's admin page leads to its page on the site."""
+    node = nodes[0]
+    assert node.get_absolute_url() == reverse("node_detail", args=[node.pk])
+    html = admin_client_for.get(reverse("admin:graph_node_change", args=[node.pk])).content.decode()
+    link = re.search(r'<a href="([^"]+)" class="viewsitelink">View on site</a>', html)
+    assert link, "the node's admin page has no View on site link"
+    response = admin_client_for.get(link.group(1))
+    assert response.status_code == 302 and response["Location"].endswith(f"/nodes/{node.pk}/")
 
 
 def test_reference_with_two_sources_is_a_form_error(admin_client_for, nodes):
