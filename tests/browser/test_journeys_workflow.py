@@ -370,5 +370,5 @@ def test_an_editor_cannot_change_the_configuration(site, role_page, admin_page, 
     assert response.status == 403, f"the Editor's reset page answered {response.status}"
     expect(page.get_by_role("heading", level=1)).to_have_text("Not allowed")
     expect(page.locator(".error-message")).to_have_text(
-        "This page needs the permission config_admin.change_systemconfig (configuration parameters).")
+        "This page needs the permission config_admin.change_systemconfig (resetting a configuration parameter).")
     assert_page_loaded(page)
