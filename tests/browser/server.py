@@ -364,14 +364,20 @@ class SiteServer:
 
     def stop(self) -> None:
         """SIGTERM to gunicorn's process group (master and workers), SIGKILL if it has not exited in 20 s."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
+        stop_process_group(self.process, grace_seconds=20)
+
+
+def stop_process_group(process: subprocess.Popen | None, *, grace_seconds: float) -> None:
+    """SIGTERM to the process group of ``process`` (started with ``start_new_session``), SIGKILL if it has not
+    exited after ``grace_seconds``; nothing if it never started or has ended."""
+    if process is None or process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=grace_seconds)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
 
 
 WORKER_APPLICATION_NAME = "kgsite-browser-worker"
@@ -404,14 +410,7 @@ class SiteWorker:
 
     def stop(self) -> None:
         """SIGTERM (the worker finishes the batch in hand), SIGKILL after 30 s."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
+        stop_process_group(self.process, grace_seconds=30)
 
 
 def wait_for_server_sessions_to_end(database: str, timeout: float = 20.0) -> None:

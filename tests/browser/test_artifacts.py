@@ -6,28 +6,10 @@ tests/browser/conftest.py and whose one failing test drives Chromium; it needs n
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import textwrap
-
-from tests.browser.server import BASE_DIR
+from tests.browser.inner_run import run_inner_pytest
 
 INNER_CONFTEST = """
-import pytest
-
-from tests.browser import server as harness
 from tests.browser.conftest import pytest_runtest_makereport  # noqa: F401  (the hook under test)
-
-
-@pytest.fixture(scope="session")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = harness.launch_chromium(playwright)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -50,19 +32,9 @@ def test_heading_says_hello(page):
 
 
 def test_failing_browser_test_saves_screenshot_and_html(tmp_path):
-    (tmp_path / "pytest.ini").write_text("[pytest]\n")  # the inner run's rootdir: artefacts go below it
-    (tmp_path / "conftest.py").write_text(textwrap.dedent(INNER_CONFTEST))
-    (tmp_path / "test_inner.py").write_text(textwrap.dedent(INNER_TESTS))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(BASE_DIR), os.environ.get("PYTHONPATH")]))}
-    env.pop("DJANGO_SETTINGS_MODULE", None)
+    returncode, output = run_inner_pytest(tmp_path, conftest=INNER_CONFTEST, tests=INNER_TESTS)
 
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:django", "test_inner.py"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
-    )
-
-    output = result.stdout + result.stderr
-    assert result.returncode == 1, output
+    assert returncode == 1, output
     assert "1 failed, 1 passed" in output, output
     failed_dir = tmp_path / "test-artifacts" / "browser" / "test_heading_says_goodbye"
     assert f"saved in {failed_dir}" in output, output

@@ -6,13 +6,8 @@ test itself passes); the last proves the hook that fails a test, on a pytest run
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import textwrap
-
 from tests.browser.faults import FaultLog, assert_page_loaded, page_problems
-from tests.browser.server import BASE_DIR
+from tests.browser.inner_run import run_inner_pytest
 
 
 def _watched_page(chromium, storage_state=None):
@@ -83,20 +78,7 @@ def test_the_dashboard_loads_its_stylesheets_and_pictures(site, admin_page):
 
 
 INNER_CONFTEST = """
-import pytest
-
-from tests.browser import server as harness
 from tests.browser.conftest import faults, pytest_runtest_call  # noqa: F401  (the fixture and hook under test)
-
-
-@pytest.fixture(scope="session")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = harness.launch_chromium(playwright)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -121,19 +103,9 @@ def test_page_is_clean(page):
 
 
 def test_a_test_whose_browser_saw_a_fault_fails(tmp_path):
-    (tmp_path / "pytest.ini").write_text("[pytest]\n")
-    (tmp_path / "conftest.py").write_text(textwrap.dedent(INNER_CONFTEST))
-    (tmp_path / "test_inner.py").write_text(textwrap.dedent(INNER_TESTS))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(BASE_DIR), os.environ.get("PYTHONPATH")]))}
-    env.pop("DJANGO_SETTINGS_MODULE", None)
+    returncode, output = run_inner_pytest(tmp_path, conftest=INNER_CONFTEST, tests=INNER_TESTS)
 
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:django", "test_inner.py"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
-    )
-
-    output = result.stdout + result.stderr
-    assert result.returncode == 1, output
+    assert returncode == 1, output
     assert "1 failed, 1 passed" in output, output
     assert "the browser saw faults" in output and "something broke in the page" in output, output
     assert "FAILED test_inner.py::test_page_logs_an_error" in output, output
