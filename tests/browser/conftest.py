@@ -29,8 +29,8 @@ from pathlib import Path
 import pytest
 
 from tests.browser import server as harness
-from tests.browser.artifacts import SERVER_LOG_KEY, WORKER_LOG_KEY, register_page, save_failure_artifacts
-from tests.browser.faults import FaultLog
+from tests.browser.artifacts import PAGES_KEY, SERVER_LOG_KEY, WORKER_LOG_KEY, register_page, save_failure_artifacts
+from tests.browser.faults import FaultLog, settle
 
 BROWSER_DIR = Path(__file__).resolve().parent
 FAULTS_KEY = pytest.StashKey[FaultLog]()
@@ -199,8 +199,14 @@ def storage_states(site, chromium):
     def state_of(email: str):
         if email not in states:
             context = chromium.new_context(viewport={"width": 1400, "height": 900})
+            log = FaultLog()
+            log.watch(context)
             try:
-                harness.log_in(context.new_page(), site.base_url, email=email)
+                page = context.new_page()
+                harness.log_in(page, site.base_url, email=email)
+                settle([page])
+                if log.report():
+                    pytest.fail(f"logging in as {email}: {log.report()}", pytrace=False)
                 states[email] = context.storage_state()
             finally:
                 context.close()
@@ -223,6 +229,8 @@ def pytest_runtest_call(item):
     """After a test body that passed: fail it on the faults its browser saw (a 404, a 500, a console error)."""
     result = yield
     log = item.stash.get(FAULTS_KEY, None)
+    if log is not None:
+        settle(item.stash.get(PAGES_KEY, []))  # events still on their way (a late console error) are seen too
     problem = log.report() if log is not None else None
     if problem:
         pytest.fail(problem, pytrace=False)
@@ -237,7 +245,7 @@ def open_page(request, chromium, faults):
     def open_(width: int = 1400, height: int | None = None, *, storage_state=None):
         context = chromium.new_context(
             viewport={"width": width, "height": height or harness.VIEWPORT_HEIGHTS.get(width, 900)},
-            storage_state=storage_state, accept_downloads=True,
+            storage_state=storage_state,
         )
         context.set_default_timeout(15_000)
         faults.watch(context)

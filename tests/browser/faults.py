@@ -100,3 +100,15 @@ def assert_page_loaded(page) -> None:
     """Fail naming what did not load on ``page`` (stylesheets, images)."""
     problems = page_problems(page)
     assert not problems, f"{page.url}: " + "; ".join(problems)
+
+
+def settle(pages) -> None:
+    """One round trip to each open page (a pause of 50 ms in it): Playwright's sync API delivers events only while
+    it waits, so faults that arrived after a test's last call are in the log afterwards."""
+    for page in pages:
+        if page.is_closed():
+            continue
+        try:
+            page.evaluate("() => new Promise(resolve => setTimeout(resolve, 50))")
+        except Exception:  # a page that crashed or is navigating: what it saw so far is in the log
+            continue

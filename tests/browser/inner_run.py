@@ -29,7 +29,7 @@ def browser():
 """
 
 
-def run_inner_pytest(directory: Path, *, conftest: str, tests: str) -> str:
+def run_inner_pytest(directory: Path, *, conftest: str, tests: str) -> tuple[int, str]:
     """Write ``conftest.py`` (``BROWSER_FIXTURE`` + ``conftest``) and ``test_inner.py`` into ``directory`` (the
     inner run's rootdir), run pytest there and return ``(returncode, output)``."""
     (directory / "pytest.ini").write_text("[pytest]\n")

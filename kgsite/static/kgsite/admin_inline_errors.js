@@ -19,7 +19,8 @@
   }
 
   function showFirstError(group) {
-    var error = group.querySelector("td ul.errorlist");
+    // A field's error (td.field-<name>), not the row's own errors (tr.row-form-errors spans every column).
+    var error = group.querySelector("td[class*='field-'] ul.errorlist");
     if (!error) { return; }
     var cell = error.closest("td");
     var scroller = sidewaysScroller(cell, group);
