@@ -15,12 +15,12 @@ from django.urls import reverse
 
 from config_admin.models import ConfigAuditLog, SystemConfig
 from graph.models import InferenceQueueItem, Node, NodeResourceLink, Relationship, RelationshipStrengthMatrix
+from tests.graph.test_admin import empty_inlines
 from tests.hostile.conftest import data_checksum, text_of
 
 pytestmark = pytest.mark.django_db
 
 CODE = re.compile(r"RG-[A-Z]+-\d{3}")
-INLINE_PREFIXES = ("attributes", "resource_links", "references_made")
 
 
 def changelists():
@@ -37,13 +37,9 @@ DATED = [(label, url, field) for label, url in CHANGELISTS
 
 
 def node_form(**overrides):
-    data = {"name": "Grace Hopper", "node_type": "person", "path": "grace_hopper", "parent_node": "",
-            "source": "manual", "metadata": "{}", "embedding": ""}
-    for prefix in INLINE_PREFIXES:
-        data.update({f"{prefix}-TOTAL_FORMS": "0", f"{prefix}-INITIAL_FORMS": "0",
-                     f"{prefix}-MIN_NUM_FORMS": "0", f"{prefix}-MAX_NUM_FORMS": "1000"})
-    data.update(overrides)
-    return data
+    """The node add form with its inlines empty (``empty_inlines`` of the admin's tests)."""
+    return empty_inlines(**{"name": "Grace Hopper", "node_type": "person", "path": "grace_hopper", "parent_node": "",
+                            "source": "manual", "metadata": "{}", "embedding": "", **overrides})
 
 
 def relationship_form(**overrides):
