@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+from urllib.parse import quote
 
 import pytest
 from django.contrib import admin
@@ -413,3 +414,23 @@ def test_the_data_checksum_sees_a_change(graph):
     after = data_checksum()
     assert after["relationships"] != before["relationships"]
     assert after["node_resource_links"][0] == before["node_resource_links"][0] - 1
+
+
+@pytest.mark.parametrize("bad", ["abc", "99999999999999999999", "-1", "٣", "1\x00"])
+def test_view_on_site_with_an_id_that_is_no_node_is_a_404(hostile_client, graph, bad):
+    """The admin's "View on site" (Node.get_absolute_url) for ids that are no node: a 404, nothing written."""
+    from django.contrib.contenttypes.models import ContentType
+
+    before = data_checksum()
+    node_type = ContentType.objects.get_for_model(Node)
+    response = hostile_client.get(f"/admin/r/{node_type.pk}/{quote(bad)}/")
+    assert response.status_code == 404, response.status_code
+    assert data_checksum() == before
+
+
+def test_view_on_site_leads_to_the_node_page(hostile_client, graph):
+    from django.contrib.contenttypes.models import ContentType
+
+    node = Node.objects.get(name="alpha")
+    response = hostile_client.get(f"/admin/r/{ContentType.objects.get_for_model(Node).pk}/{node.pk}/")
+    assert response.status_code == 302 and response["Location"].endswith(f"/nodes/{node.pk}/"), response
